@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything plumb's tests and demo need on a fresh Debian bookworm
+# machine, idempotently (a second run takes seconds):
+#   - Debian packages: etcd-server, rsync, git, make;
+#   - kube-apiserver and kube-controller-manager v1.20.2, built once from
+#     Debian's source package and cached in ${PLUMB_CACHE:-~/.cache/plumb};
+#   - cargo-nextest, if the toolchain lacks it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { echo "[setup] $*" >&2; }
+
+missing=()
+for pkg in etcd-server rsync git make; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  # Debian starts no services in a container without systemd; etcd is started per test.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+bash tests/harness/scripts/build-control-plane.sh
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  log "installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+log "ready"
