@@ -125,9 +125,6 @@ pub fn init_logging(global: &GlobalArgs) {
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Demo => crate::demo::run().await.map(|()| Outcome::Success),
-        other => bail!(
-            "`plumb {}` is not built yet; see the open issues and docs/architecture.md for its plan",
-            other.name()
-        ),
+        other => bail!("`plumb {}` is not built yet; docs/architecture.md lists what exists today", other.name()),
     }
 }

@@ -17,7 +17,7 @@ pub async fn run() -> anyhow::Result<()> {
         .context("the control plane build task failed")??;
     let plane = ControlPlane::start().await.context("starting the local control plane")?;
     let client = plane.client().await?;
-    let _readiness = PodReadiness::start(client, None);
+    let readiness = PodReadiness::start(client, None);
     println!("plumb demo: control plane ready at {}", plane.server_url());
     println!("  export KUBECONFIG={}", plane.kubeconfig_path().display());
     println!("  kubectl get namespaces");
@@ -29,6 +29,7 @@ pub async fn run() -> anyhow::Result<()> {
         _ = terminate.recv() => {}
     }
     println!("plumb demo: stopping");
+    drop(readiness);
     plane.stop();
     Ok(())
 }
