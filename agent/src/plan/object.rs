@@ -1,0 +1,306 @@
+//! A desired object: a rendered manifest normalised for apply, with its key
+//! and a stable hash.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::{APP_LABEL, ObjectKey, PlanError};
+
+/// The app an object is rendered for.
+#[derive(Debug, Clone)]
+pub struct AppContext {
+    /// App name; the value of the `plumb.dev/app` label.
+    pub name: String,
+    /// Default namespace for namespaced objects without one.
+    pub namespace: Option<String>,
+}
+
+/// Whether each kind is namespaced: from discovery, plus CRDs in the render.
+#[derive(Debug, Clone, Default)]
+pub struct Scopes {
+    namespaced: HashMap<(String, String), bool>,
+}
+
+impl Scopes {
+    /// Records that `group`/`kind` is (or is not) namespaced.
+    pub fn insert(&mut self, group: &str, kind: &str, namespaced: bool) {
+        self.namespaced.insert((group.to_string(), kind.to_string()), namespaced);
+    }
+
+    /// `Some(namespaced)` for a known kind.
+    pub fn namespaced(&self, group: &str, kind: &str) -> Option<bool> {
+        self.namespaced.get(&(group.to_string(), kind.to_string())).copied()
+    }
+
+    /// Adds the kinds defined by CustomResourceDefinitions among `manifests`,
+    /// so their objects can be planned in the same sync as the CRD.
+    pub fn add_crds<'a>(&mut self, manifests: impl IntoIterator<Item = &'a Value>) {
+        for m in manifests {
+            if m["kind"] == "CustomResourceDefinition"
+                && ObjectKey::group_of(m["apiVersion"].as_str().unwrap_or("")) == "apiextensions.k8s.io"
+                && let (Some(group), Some(kind)) = (m["spec"]["group"].as_str(), m["spec"]["names"]["kind"].as_str())
+            {
+                self.insert(group, kind, m["spec"]["scope"] == "Namespaced");
+            }
+        }
+    }
+}
+
+/// A manifest ready to apply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredObject {
+    /// Identity.
+    pub key: ObjectKey,
+    /// The apiVersion to apply with.
+    pub api_version: String,
+    /// The normalised manifest.
+    pub manifest: Value,
+    /// `sha256:<hex>` of the canonical JSON of `manifest`.
+    pub hash: String,
+    /// Where it came from (file, document), for messages.
+    pub origin: String,
+}
+
+impl DesiredObject {
+    /// An annotation of the object.
+    pub fn annotation(&self, name: &str) -> Option<&str> {
+        self.manifest["metadata"]["annotations"][name].as_str()
+    }
+}
+
+fn required_str<'a>(manifest: &'a Value, pointer: &str, field: &str, origin: &str) -> Result<&'a str, PlanError> {
+    match manifest.pointer(pointer) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            Err(PlanError::InvalidObject { origin: origin.into(), field: field.into(), problem: "is missing".into() })
+        }
+        Some(other) => Err(PlanError::InvalidObject {
+            origin: origin.into(),
+            field: field.into(),
+            problem: format!("must be a string, not {other}"),
+        }),
+    }
+}
+
+/// Normalises a rendered manifest for `app`: fills the default namespace
+/// (or drops one from a cluster-scoped object), adds the `plumb.dev/app`
+/// label, applies known API-server quirk fixes, and hashes the result.
+pub fn normalise(
+    app: &AppContext,
+    mut manifest: Value,
+    origin: &str,
+    scopes: &Scopes,
+) -> Result<DesiredObject, PlanError> {
+    if !manifest.is_object() {
+        return Err(PlanError::InvalidObject {
+            origin: origin.into(),
+            field: "(document)".into(),
+            problem: "is not a mapping".into(),
+        });
+    }
+    let api_version = required_str(&manifest, "/apiVersion", "apiVersion", origin)?.to_string();
+    let kind = required_str(&manifest, "/kind", "kind", origin)?.to_string();
+    let name = required_str(&manifest, "/metadata/name", "metadata.name", origin)?.to_string();
+    let group = ObjectKey::group_of(&api_version).to_string();
+    let namespaced = scopes.namespaced(&group, &kind).ok_or_else(|| PlanError::UnknownKind {
+        origin: origin.into(),
+        api_version: api_version.clone(),
+        kind: kind.clone(),
+    })?;
+    let metadata =
+        manifest.get_mut("metadata").and_then(Value::as_object_mut).ok_or_else(|| PlanError::InvalidObject {
+            origin: origin.into(),
+            field: "metadata".into(),
+            problem: "must be a mapping".into(),
+        })?;
+    let namespace = if namespaced {
+        let ns = match metadata.get("namespace").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            Some(ns) => ns.to_string(),
+            None => app.namespace.clone().ok_or_else(|| PlanError::MissingNamespace {
+                origin: origin.into(),
+                key: format!("{kind}/{name}"),
+                app: app.name.clone(),
+            })?,
+        };
+        metadata.insert("namespace".into(), Value::String(ns.clone()));
+        Some(ns)
+    } else {
+        // A cluster-scoped object with a namespace is rejected by server-side
+        // apply; charts often set one anyway (Helm ignores it too).
+        metadata.remove("namespace");
+        None
+    };
+    let key = ObjectKey { group, kind, namespace, name };
+    let labels = metadata.entry("labels").or_insert_with(|| Value::Object(Map::new()));
+    let labels = labels.as_object_mut().ok_or_else(|| PlanError::InvalidObject {
+        origin: origin.into(),
+        field: "metadata.labels".into(),
+        problem: "must be a mapping".into(),
+    })?;
+    match labels.get(APP_LABEL).and_then(Value::as_str) {
+        Some(other) if other != app.name => {
+            return Err(PlanError::ForeignAppLabel {
+                origin: origin.into(),
+                key: key.to_string(),
+                other: other.to_string(),
+                app: app.name.clone(),
+            });
+        }
+        _ => {
+            labels.insert(APP_LABEL.into(), Value::String(app.name.clone()));
+        }
+    }
+    default_port_protocols(&key.kind, &mut manifest);
+    let hash = hash_value(&manifest);
+    Ok(DesiredObject { key, api_version, manifest, hash, origin: origin.to_string() })
+}
+
+/// `sha256:<hex>` of the canonical JSON (sorted keys) of `value`.
+pub fn hash_value(value: &Value) -> String {
+    // serde_json's map keeps keys sorted (no preserve_order feature), so the
+    // serialisation is canonical.
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    format!("sha256:{}", hex(&Sha256::digest(&bytes)))
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Kubernetes before 1.20.6 rejects server-side apply of a Service port or
+/// container port without `protocol` (the field is a list-map key). TCP is
+/// the API's default, so setting it changes nothing else.
+fn default_port_protocols(kind: &str, manifest: &mut Value) {
+    let pod_spec = match kind {
+        "Service" => {
+            set_protocols(manifest.pointer_mut("/spec/ports"));
+            return;
+        }
+        "Pod" => "/spec",
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController" | "Job" | "PodTemplate" => {
+            "/spec/template/spec"
+        }
+        "CronJob" => "/spec/jobTemplate/spec/template/spec",
+        _ => return,
+    };
+    let Some(spec) = manifest.pointer_mut(pod_spec) else { return };
+    for list in ["containers", "initContainers", "ephemeralContainers"] {
+        if let Some(Value::Array(containers)) = spec.get_mut(list) {
+            for container in containers {
+                set_protocols(container.get_mut("ports"));
+            }
+        }
+    }
+}
+
+fn set_protocols(ports: Option<&mut Value>) {
+    let Some(Value::Array(ports)) = ports else { return };
+    for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+        port.entry("protocol").or_insert_with(|| Value::String("TCP".into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn scopes() -> Scopes {
+        let mut s = Scopes::default();
+        s.insert("", "ConfigMap", true);
+        s.insert("", "Namespace", false);
+        s.insert("", "Service", true);
+        s.insert("apps", "Deployment", true);
+        s.insert("rbac.authorization.k8s.io", "ClusterRole", false);
+        s
+    }
+
+    fn app(ns: Option<&str>) -> AppContext {
+        AppContext { name: "demo".into(), namespace: ns.map(Into::into) }
+    }
+
+    #[test]
+    fn fills_namespace_and_label() {
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        let o = normalise(&app(Some("apps")), cm, "a.yaml", &scopes()).expect("valid");
+        assert_eq!(o.key.namespace.as_deref(), Some("apps"));
+        assert_eq!(o.manifest["metadata"]["namespace"], "apps");
+        assert_eq!(o.manifest["metadata"]["labels"][APP_LABEL], "demo");
+        assert!(o.hash.starts_with("sha256:") && o.hash.len() == 71);
+    }
+
+    #[test]
+    fn explicit_namespace_wins_and_cluster_scoped_drops_it() {
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "x"}});
+        assert_eq!(
+            normalise(&app(Some("apps")), cm, "a", &scopes()).expect("valid").key.namespace.as_deref(),
+            Some("x")
+        );
+        let cr = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "r", "namespace": "x"}});
+        let o = normalise(&app(Some("apps")), cr, "a", &scopes()).expect("valid");
+        assert_eq!(o.key.namespace, None);
+        assert!(o.manifest["metadata"].get("namespace").is_none());
+    }
+
+    #[test]
+    fn errors_name_origin_and_field() {
+        let table = [
+            (json!({"kind": "ConfigMap", "metadata": {"name": "c"}}), "a.yaml: apiVersion is missing"),
+            (json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}), "a.yaml: metadata.name is missing"),
+            (json!({"apiVersion": "v1", "kind": 3, "metadata": {"name": "c"}}), "a.yaml: kind must be a string, not 3"),
+            (
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}),
+                "a.yaml: ConfigMap/c is namespaced but has no metadata.namespace and app demo sets no default namespace",
+            ),
+            (
+                json!({"apiVersion": "x.io/v1", "kind": "Widget", "metadata": {"name": "w"}}),
+                "a.yaml: kind Widget (apiVersion x.io/v1) is not served by the cluster",
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n", "labels": {APP_LABEL: "other"}}}),
+                "a.yaml: Namespace/n carries label plumb.dev/app=other but is rendered by app demo",
+            ),
+        ];
+        for (manifest, want) in table {
+            let err = normalise(&app(None), manifest, "a.yaml", &scopes()).expect_err(want).to_string();
+            assert!(err.starts_with(want), "{err}\n  does not start with\n{want}");
+        }
+    }
+
+    #[test]
+    fn crds_in_render_make_their_kinds_known() {
+        let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.x.io"},
+            "spec": {"group": "x.io", "scope": "Namespaced", "names": {"kind": "Widget", "plural": "widgets"}}});
+        let mut s = scopes();
+        s.add_crds([&crd]);
+        assert_eq!(s.namespaced("x.io", "Widget"), Some(true));
+    }
+
+    #[test]
+    fn protocols_default_to_tcp() {
+        let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+            "spec": {"ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}]}});
+        let o = normalise(&app(Some("n")), svc, "a", &scopes()).expect("valid");
+        assert_eq!(
+            o.manifest["spec"]["ports"],
+            json!([{"port": 80, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}])
+        );
+        let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80}]}]}}}});
+        let o = normalise(&app(Some("n")), deploy, "a", &scopes()).expect("valid");
+        assert_eq!(o.manifest["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"], "TCP");
+    }
+
+    #[test]
+    fn hash_is_stable_and_sensitive() {
+        let a = json!({"b": 1, "a": [1, 2]});
+        let b: Value = serde_json::from_str(r#"{"a":[1,2],"b":1}"#).expect("json");
+        assert_eq!(hash_value(&a), hash_value(&b));
+        assert_ne!(hash_value(&a), hash_value(&json!({"b": 2, "a": [1, 2]})));
+    }
+}
