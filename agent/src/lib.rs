@@ -5,9 +5,12 @@
 //! detection. Each stage is a module with typed inputs and outputs and an
 //! error enum of its own; this crate grows one stage per module.
 //!
-//! - [`cli`]: the command line (`plumb run|render|diff|lock|status|history|audit|demo`).
-//! - [`demo`]: `plumb demo`, a local control plane to try plumb on.
+//! - [`cli`] — the command line (`plumb run|render|diff|lock|status|history|audit|demo`).
+//! - [`demo`] — `plumb demo`, a local control plane to try plumb on.
 
+pub mod apply;
 pub mod cli;
+pub mod client;
 pub mod demo;
 pub mod plan;
+pub mod render;

@@ -51,6 +51,9 @@ pub struct PlanInput<'a> {
     pub live: &'a HashMap<ObjectKey, LiveMeta>,
     /// Prune limits.
     pub prune: PrunePolicy,
+    /// The app was removed from plumb.yaml: prune all of it on purpose
+    /// (the empty-render guard and the prune limit do not apply).
+    pub remove_app: bool,
 }
 
 /// What happens to a desired object.
@@ -123,7 +126,7 @@ impl Plan {
 /// Makes the plan for one app.
 pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     let managed = input.inventory.map_or(0, |i| i.entries.len());
-    if input.desired.is_empty() && managed > 0 {
+    if input.desired.is_empty() && managed > 0 && !input.remove_app {
         return Err(PlanError::EmptyRender { app: input.app.to_string(), managed });
     }
     let previous = input.inventory.map(Inventory::by_key).unwrap_or_default();
@@ -161,13 +164,15 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
                 left_alone.push((entry.key.clone(), LeftAlone::NotOwned))
             }
             Some(live) if live.prune_disabled => left_alone.push((entry.key.clone(), LeftAlone::PruneDisabled)),
-            Some(_) if !input.prune.enabled => left_alone.push((entry.key.clone(), LeftAlone::AppPruneDisabled)),
+            Some(_) if !input.prune.enabled && !input.remove_app => {
+                left_alone.push((entry.key.clone(), LeftAlone::AppPruneDisabled))
+            }
             Some(_) => prune.push(entry.clone()),
         }
     }
     let policy = input.prune;
     let over_share = prune.len() * 100 > policy.max_share_percent as usize * managed;
-    if !policy.allow_large && over_share && prune.len() > policy.always_allowed {
+    if !policy.allow_large && !input.remove_app && over_share && prune.len() > policy.always_allowed {
         return Err(PlanError::PruneLimitExceeded {
             app: input.app.to_string(),
             would_prune: prune.len(),
@@ -232,7 +237,7 @@ mod tests {
         inv: Option<&'a Inventory>,
         live: &'a HashMap<ObjectKey, LiveMeta>,
     ) -> PlanInput<'a> {
-        PlanInput { app: "demo", desired: d, inventory: inv, live, prune: PrunePolicy::default() }
+        PlanInput { app: "demo", desired: d, inventory: inv, live, prune: PrunePolicy::default(), remove_app: false }
     }
 
     #[test]
@@ -318,6 +323,10 @@ mod tests {
         assert_eq!(p.gone, vec![old[2].key.clone()]);
 
         let all_live = live_of(&old, ours());
+        let removed = plan(PlanInput { remove_app: true, ..input(&[], Some(&inv), &live) }).expect("removal plans");
+        let pruned: Vec<_> = removed.prune.iter().map(|e| e.key.name.as_str()).collect();
+        assert_eq!(pruned, ["x"], "removing the app prunes what it owns; kept, foreign and gone objects aside");
+
         let off = PlanInput {
             prune: PrunePolicy { enabled: false, ..Default::default() },
             ..input(&now, Some(&inv), &all_live)

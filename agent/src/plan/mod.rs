@@ -5,11 +5,11 @@
 //! to create, update or leave unchanged, in which waves, and what to prune.
 //! Nothing here does I/O; the apply stage carries the plan out.
 //!
-//! - [`key`]: object identity (group/kind/namespace/name).
-//! - [`object`]: normalising a rendered manifest into a [`DesiredObject`].
-//! - [`order`]: kind ranks, dependency annotations and waves.
-//! - [`inventory`]: what plumb applied for an app, as stored in the cluster.
-//! - [`changes`]: the plan itself and its prune guards.
+//! - [`key`] — object identity (group/kind/namespace/name).
+//! - [`object`] — normalising a rendered manifest into a [`DesiredObject`].
+//! - [`order`] — kind ranks, dependency annotations and waves.
+//! - [`inventory`] — what plumb applied for an app, as stored in the cluster.
+//! - [`changes`] — the plan itself and its prune guards.
 
 pub mod changes;
 pub mod graph;
@@ -18,10 +18,10 @@ pub mod key;
 pub mod object;
 pub mod order;
 
-pub use changes::{Action, LiveMeta, Plan, PlanInput, PrunePolicy, Step};
+pub use changes::{Action, LeftAlone, LiveMeta, Plan, PlanInput, PrunePolicy, Step};
 pub use inventory::{Inventory, InventoryEntry};
 pub use key::ObjectKey;
-pub use object::{AppContext, DesiredObject, Scopes, normalise};
+pub use object::{AppContext, DesiredObject, RenderedObject, Scopes, normalise};
 
 /// Label carried by every object plumb manages; its value is the app name.
 pub const APP_LABEL: &str = "plumb.dev/app";

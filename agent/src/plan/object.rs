@@ -48,6 +48,15 @@ impl Scopes {
     }
 }
 
+/// A manifest as rendered, before normalisation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedObject {
+    /// Where it came from: `path/file.yaml` (and `#N` for the Nth document).
+    pub origin: String,
+    /// The parsed manifest.
+    pub manifest: Value,
+}
+
 /// A manifest ready to apply.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredObject {

@@ -1,11 +1,11 @@
 //! plumb-testenv: a real local Kubernetes control plane for plumb's
 //! end-to-end tests and `plumb demo`.
 //!
-//! - [`binaries`]: where etcd, kube-apiserver and kube-controller-manager
+//! - [`binaries`] — where etcd, kube-apiserver and kube-controller-manager
 //!   v1.20.2 are, and building the latter two from Debian's source package.
-//! - [`control_plane`]: one running control plane, stopped by pid on drop.
-//! - [`readiness`]: the kubelet stand-in that marks pods ready.
-//! - [`namespace`]: per-test namespaces on a shared control plane.
+//! - [`control_plane`] — one running control plane, stopped by pid on drop.
+//! - [`readiness`] — the kubelet stand-in that marks pods ready.
+//! - [`namespace`] — per-test namespaces on a shared control plane.
 //!
 //! Isolation: `plumb-testenv run -- <command>` starts one control plane and
 //! passes its kubeconfig in `PLUMB_TEST_KUBECONFIG`; [`TestCluster::get`]

@@ -1,0 +1,61 @@
+//! Discovery: which kinds the cluster serves, at which versions, and
+//! whether they are namespaced. Loaded once and refreshed when a render
+//! names a kind it does not know (a CRD applied since).
+
+use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope};
+
+use super::ApplyError;
+use crate::plan::{ObjectKey, Scopes};
+
+/// The cluster's API resources.
+pub struct Catalog {
+    discovery: Discovery,
+}
+
+impl Catalog {
+    /// Runs discovery (one request per group version).
+    pub async fn discover(client: &kube::Client) -> Result<Self, ApplyError> {
+        let discovery = Discovery::new(client.clone())
+            .run()
+            .await
+            .map_err(|source| ApplyError::Kube { what: "discover the cluster's API resources".into(), source })?;
+        Ok(Self { discovery })
+    }
+
+    /// The resource for exactly `apiVersion` + `kind`, and whether it is namespaced.
+    pub fn resolve(&self, api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
+        let (group, version) = match api_version.rsplit_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", api_version),
+        };
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+        self.discovery.resolve_gvk(&gvk).map(|(ar, caps)| (ar, namespaced(&caps)))
+    }
+
+    /// The cluster's preferred resource for `group` + `kind` (for listing).
+    pub fn preferred(&self, group: &str, kind: &str) -> Option<(ApiResource, bool)> {
+        self.discovery.get(group)?.recommended_kind(kind).map(|(ar, caps)| (ar, namespaced(&caps)))
+    }
+
+    /// True if every version of `key`'s kind the render uses is served.
+    pub fn serves(&self, api_version: &str, key: &ObjectKey) -> bool {
+        self.resolve(api_version, &key.kind).is_some()
+    }
+
+    /// Scope of every served kind.
+    pub fn scopes(&self) -> Scopes {
+        let mut scopes = Scopes::default();
+        for group in self.discovery.groups() {
+            for version in group.versions() {
+                for (ar, caps) in group.versioned_resources(version) {
+                    scopes.insert(&ar.group, &ar.kind, namespaced(&caps));
+                }
+            }
+        }
+        scopes
+    }
+}
+
+fn namespaced(caps: &ApiCapabilities) -> bool {
+    caps.scope == Scope::Namespaced
+}

@@ -1,0 +1,74 @@
+//! The inventory ConfigMap: `plumb-inventory-<app>` in plumb's namespace,
+//! read at the start of a sync (so a restarted agent prunes correctly) and
+//! written before the first write of a sync and after it.
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use serde_json::json;
+
+use super::ApplyError;
+use crate::plan::{FIELD_MANAGER, Inventory};
+
+/// Label naming the app of an inventory ConfigMap.
+pub const INVENTORY_LABEL: &str = "plumb.dev/inventory";
+
+/// Name of an app's inventory ConfigMap.
+pub fn inventory_name(app: &str) -> String {
+    format!("plumb-inventory-{app}")
+}
+
+/// Reads and writes inventories in one namespace.
+#[derive(Clone)]
+pub struct InventoryStore {
+    api: Api<ConfigMap>,
+    namespace: String,
+}
+
+impl InventoryStore {
+    /// A store in `namespace`.
+    pub fn new(client: kube::Client, namespace: &str) -> Self {
+        Self { api: Api::namespaced(client, namespace), namespace: namespace.to_string() }
+    }
+
+    /// The app's inventory, or `None` before its first sync.
+    pub async fn read(&self, app: &str) -> Result<Option<Inventory>, ApplyError> {
+        let name = inventory_name(app);
+        let found = self.api.get_opt(&name).await.map_err(|source| ApplyError::Kube {
+            what: format!("read inventory ConfigMap {}/{name}", self.namespace),
+            source,
+        })?;
+        let Some(cm) = found else { return Ok(None) };
+        Inventory::from_data(&cm.data.unwrap_or_default()).map(Some).map_err(|reason| ApplyError::CorruptInventory {
+            namespace: self.namespace.clone(),
+            name,
+            reason,
+        })
+    }
+
+    /// Writes the app's inventory.
+    pub async fn write(&self, inventory: &Inventory) -> Result<(), ApplyError> {
+        let name = inventory_name(&inventory.app);
+        let body = json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": self.namespace, "labels": {INVENTORY_LABEL: inventory.app}},
+            "data": inventory.to_data(),
+        });
+        self.api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await.map_err(
+            |source| ApplyError::Kube { what: format!("write inventory ConfigMap {}/{name}", self.namespace), source },
+        )?;
+        Ok(())
+    }
+
+    /// Deletes the app's inventory (after the app was removed and pruned).
+    pub async fn delete(&self, app: &str) -> Result<(), ApplyError> {
+        let name = inventory_name(app);
+        match self.api.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(source) => {
+                Err(ApplyError::Kube { what: format!("delete inventory ConfigMap {}/{name}", self.namespace), source })
+            }
+        }
+    }
+}

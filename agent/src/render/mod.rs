@@ -1,0 +1,37 @@
+//! The render stage: turns an app's source into [`RenderedObject`]s.
+//!
+//! - [`plain`] — directories of plain YAML/JSON manifests.
+
+pub mod plain;
+
+pub use crate::plan::RenderedObject;
+
+/// Why a render failed. Messages name the file (and document).
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// A file or directory could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is not valid YAML/JSON, or exceeds the parser's budgets.
+    #[error("{path}: {reason}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message (with line and column).
+        reason: String,
+    },
+    /// A document is not a Kubernetes object.
+    #[error("{origin}: {reason}")]
+    NotAnObject {
+        /// File and document.
+        origin: String,
+        /// What is wrong.
+        reason: String,
+    },
+}

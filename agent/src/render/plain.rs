@@ -1,0 +1,114 @@
+//! Plain manifests: every `*.yaml`, `*.yml` and `*.json` under a directory,
+//! recursively in a stable (sorted) order, each file possibly holding several
+//! documents. Empty documents are skipped and `List` kinds flattened.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{RenderError, RenderedObject};
+
+/// Loads every manifest under `root/dir`; origins are paths relative to `root`.
+pub fn load_dir(root: &Path, dir: &str) -> Result<Vec<RenderedObject>, RenderError> {
+    let mut files = Vec::new();
+    collect_files(root, Path::new(dir), &mut files)?;
+    files.sort();
+    let mut objects = Vec::new();
+    for rel in files {
+        let path = root.join(&rel);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| RenderError::Io { path: rel.display().to_string(), source })?;
+        objects.extend(parse_documents(&rel.display().to_string(), &text)?);
+    }
+    Ok(objects)
+}
+
+fn collect_files(root: &Path, rel: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), RenderError> {
+    let io = |source| RenderError::Io { path: rel.display().to_string(), source };
+    for entry in std::fs::read_dir(root.join(rel)).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let child = rel.join(entry.file_name());
+        let kind = entry.file_type().map_err(io)?;
+        if kind.is_dir() {
+            collect_files(root, &child, out)?;
+        } else if kind.is_file() && matches!(child.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+        {
+            out.push(child);
+        }
+    }
+    Ok(())
+}
+
+/// Parses the documents of one file. `path` names it in errors and origins
+/// (`path` for a single document, `path#N` for the Nth non-empty one of several).
+pub fn parse_documents(path: &str, text: &str) -> Result<Vec<RenderedObject>, RenderError> {
+    let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(text, serde_saphyr::Options::default())
+        .map_err(|e| RenderError::Parse { path: path.to_string(), reason: e.to_string() })?;
+    let several = documents.len() > 1;
+    let mut objects = Vec::new();
+    for (n, document) in documents.into_iter().enumerate() {
+        let origin = if several { format!("{path}#{}", n + 1) } else { path.to_string() };
+        match list_items(&document) {
+            _ if document.is_null() => {}
+            Some(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    objects.push(object(format!("{origin} items[{i}]"), item.clone())?);
+                }
+            }
+            None => objects.push(object(origin, document)?),
+        }
+    }
+    Ok(objects)
+}
+
+/// The items of a `*List` kind (`v1/List`, `ConfigMapList`...).
+fn list_items(document: &Value) -> Option<&Vec<Value>> {
+    document["kind"].as_str().filter(|k| k.ends_with("List"))?;
+    document["items"].as_array()
+}
+
+fn object(origin: String, manifest: Value) -> Result<RenderedObject, RenderError> {
+    if manifest.is_object() {
+        Ok(RenderedObject { origin, manifest })
+    } else {
+        Err(RenderError::NotAnObject { origin, reason: "a manifest must be a mapping".into() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_lists_and_empties() {
+        let text = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Secret, metadata: {name: s}}\n";
+        let objects = parse_documents("app/x.yaml", text).expect("valid");
+        let origins: Vec<_> = objects.iter().map(|o| o.origin.as_str()).collect();
+        assert_eq!(origins, ["app/x.yaml#1", "app/x.yaml#2 items[0]"]);
+        assert_eq!(objects[1].manifest["kind"], "Secret");
+    }
+
+    #[test]
+    fn errors_name_the_file() {
+        let err = parse_documents("app/bad.yaml", "a: [1, 2\n").expect_err("broken yaml").to_string();
+        assert!(err.starts_with("app/bad.yaml: "), "{err}");
+        let err = parse_documents("app/scalar.yaml", "just text\n").expect_err("not a mapping").to_string();
+        assert_eq!(err, "app/scalar.yaml: a manifest must be a mapping");
+    }
+
+    #[test]
+    fn yaml_bomb_is_refused() {
+        let mut bomb =
+            String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        let mut prev = 'a';
+        for c in 'b'..='j' {
+            bomb.push_str(&format!(
+                "{c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+            ));
+            prev = c;
+        }
+        let started = std::time::Instant::now();
+        assert!(parse_documents("bomb.yaml", &bomb).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
+}
