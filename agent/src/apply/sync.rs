@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt, stream};
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PropagationPolicy};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, ListParams, PartialObjectMeta, Patch, PatchParams, PropagationPolicy,
+};
+use kube::discovery::ApiResource;
 use serde_json::Value;
 use tokio::sync::RwLock;
 use tracing::{Instrument, debug, info, info_span};
@@ -261,12 +264,24 @@ impl Syncer {
         }
 
         // Validate every changed object the cluster can already check
-        // before the first write; the rest (kinds whose CRD arrives in this
-        // sync) are checked right after their CRD is established.
-        let writes: Vec<usize> =
-            plan.waves.iter().flatten().filter(|s| s.action != Action::Unchanged).map(|s| s.index).collect();
-        let (checkable, deferred): (Vec<usize>, Vec<usize>) =
-            writes.iter().partition(|&&i| catalog.resolve(&desired[i].api_version, &desired[i].key.kind).is_some());
+        // before the first write; the rest (kinds whose CRD, or objects
+        // whose Namespace, arrives in this sync) are checked right before
+        // their wave, once what they need is applied and healthy.
+        let steps = || plan.waves.iter().flatten();
+        let writes: Vec<usize> = steps().filter(|s| s.action != Action::Unchanged).map(|s| s.index).collect();
+        let new_namespaces: BTreeSet<&str> = steps()
+            .filter(|s| {
+                s.action == Action::Create
+                    && desired[s.index].key.group.is_empty()
+                    && desired[s.index].key.kind == "Namespace"
+            })
+            .map(|s| desired[s.index].key.name.as_str())
+            .collect();
+        let (checkable, deferred): (Vec<usize>, Vec<usize>) = writes.iter().partition(|&&i| {
+            let o = &desired[i];
+            catalog.resolve(&o.api_version, &o.key.kind).is_some()
+                && !o.key.namespace.as_deref().is_some_and(|ns| new_namespaces.contains(ns))
+        });
         self.dry_run(&catalog, &desired, &checkable).await?;
 
         let mut working = previous.clone().unwrap_or_else(|| Inventory { app: app.clone(), ..Default::default() });
@@ -353,23 +368,27 @@ impl Syncer {
         app: &str,
         kinds: &BTreeSet<(String, String)>,
     ) -> Result<HashMap<ObjectKey, LiveMeta>, ApplyError> {
-        let selector = &format!("{APP_LABEL}={app}");
-        let lists =
-            stream::iter(kinds.iter().filter_map(|(group, kind)| Some((catalog.preferred(group, kind)?, group, kind))))
-                .map(|((resource, _), group, kind)| {
-                    let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
-                    let params = ListParams::default().labels(selector);
-                    async move {
-                        let list = api.list_metadata(&params).await.map_err(|source| ApplyError::Kube {
-                            what: format!("list {kind} objects labelled {selector}"),
-                            source,
-                        })?;
-                        Ok::<_, ApplyError>((group, kind, list.items))
-                    }
-                })
-                .buffer_unordered(self.options.concurrency)
-                .try_collect::<Vec<_>>()
-                .await?;
+        let selector = format!("{APP_LABEL}={app}");
+        let targets: Vec<(ApiResource, String, String)> = kinds
+            .iter()
+            .filter_map(|(group, kind)| Some((catalog.preferred(group, kind)?.0, group.clone(), kind.clone())))
+            .collect();
+        let lists: Vec<(String, String, Vec<PartialObjectMeta<DynamicObject>>)> = stream::iter(targets)
+            .map(|(resource, group, kind)| {
+                let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
+                let params = ListParams::default().labels(&selector);
+                let selector = selector.clone();
+                async move {
+                    let list = api.list_metadata(&params).await.map_err(|source| ApplyError::Kube {
+                        what: format!("list {kind} objects labelled {selector}"),
+                        source,
+                    })?;
+                    Ok::<_, ApplyError>((group, kind, list.items))
+                }
+            })
+            .buffer_unordered(self.options.concurrency)
+            .try_collect()
+            .await?;
         let mut live = HashMap::new();
         for (group, kind, items) in lists {
             for item in items {
@@ -475,8 +494,11 @@ impl Syncer {
             }
             let late: Vec<usize> = writes.iter().copied().filter(|i| deferred.contains(i)).collect();
             if !late.is_empty() {
-                // Their CRDs were applied and established in earlier waves.
-                catalog = self.refresh_catalog().await?;
+                // Their CRDs and Namespaces were applied and became healthy
+                // in earlier waves.
+                if late.iter().any(|&i| catalog.resolve(&desired[i].api_version, &desired[i].key.kind).is_none()) {
+                    catalog = self.refresh_catalog().await?;
+                }
                 self.dry_run(&catalog, desired, &late).await?;
             }
             let mut healthy_wait = Vec::new();

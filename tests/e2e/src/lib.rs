@@ -1,9 +1,14 @@
 //! Helpers shared by plumb's end-to-end tests (the tests live in `tests/`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kube::Api;
 use kube::runtime::wait::{Condition, await_condition};
+use plumb::apply::{Mode, SyncOptions, SyncReport, SyncRequest, Syncer};
+use plumb::client::{ApiRequests, counted_client};
+use plumb::plan::{AppContext, PrunePolicy, RenderedObject};
+use plumb_testenv::TestCluster;
 
 /// Waits up to `timeout` for `condition` on object `name`, with a message
 /// naming what was awaited when it times out.
@@ -19,5 +24,63 @@ where
     match tokio::time::timeout(timeout, await_condition(api, name, condition)).await {
         Ok(result) => Ok(result?),
         Err(_) => anyhow::bail!("{} {name}: condition not met within {timeout:?}", K::kind(&())),
+    }
+}
+
+/// plumb's apply stage wired to a test cluster through a request-counting client.
+pub struct Agent {
+    /// The counted client.
+    pub client: kube::Client,
+    /// Every request the agent made.
+    pub requests: Arc<ApiRequests>,
+    /// The syncer.
+    pub syncer: Syncer,
+}
+
+impl Agent {
+    /// An agent keeping inventories in `inventory_namespace`.
+    pub async fn start(cluster: &TestCluster, inventory_namespace: &str) -> anyhow::Result<Self> {
+        let kubeconfig = kube::config::Kubeconfig::read_from(cluster.kubeconfig_path())?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+        let (client, requests) = counted_client(config)?;
+        let options = SyncOptions {
+            inventory_namespace: inventory_namespace.to_string(),
+            health_timeout: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(200),
+            ..Default::default()
+        };
+        let syncer = Syncer::new(client.clone(), options).await?;
+        Ok(Self { client, requests, syncer })
+    }
+
+    /// Syncs `yaml` (a multi-document stream) as app `app` with default
+    /// namespace `namespace`, in enforce mode.
+    pub async fn sync(&self, app: &str, namespace: &str, yaml: &str, commit: &str) -> SyncReport {
+        self.syncer.sync(request(app, namespace, yaml, commit)).await
+    }
+}
+
+/// An enforce-mode request for `yaml`.
+pub fn request(app: &str, namespace: &str, yaml: &str, commit: &str) -> SyncRequest {
+    SyncRequest {
+        app: AppContext { name: app.to_string(), namespace: Some(namespace.to_string()) },
+        objects: rendered(yaml),
+        commit: Some(commit.to_string()),
+        render_digest: None,
+        mode: Mode::Enforce,
+        prune: PrunePolicy::default(),
+        remove_app: false,
+    }
+}
+
+/// Parses a multi-document YAML stream as a render.
+pub fn rendered(yaml: &str) -> Vec<RenderedObject> {
+    plumb::render::plain::parse_documents("commit.yaml", yaml).expect("test YAML is valid")
+}
+
+/// Fails with the sync error (and each object's) when a sync did not succeed.
+pub fn assert_ok(report: &SyncReport) {
+    if let Err(error) = &report.result {
+        panic!("sync of {} failed: {error}\nobjects: {:#?}", report.app, report.objects);
     }
 }
