@@ -1,7 +1,9 @@
 //! The render stage: turns an app's source into [`RenderedObject`]s.
 //!
+//! - [`config`] — `plumb.yaml`, the apps of a config repo.
 //! - [`plain`] — directories of plain YAML/JSON manifests.
 
+pub mod config;
 pub mod plain;
 
 pub use crate::plan::RenderedObject;
