@@ -120,7 +120,7 @@ pub enum PlanError {
     },
     /// Too large a share of the app would be pruned in one sync.
     #[error(
-        "app {app}: this sync would prune {would_prune} of {managed} objects, over the limit of {limit_percent}%; if that is intended, allow it for this app (prune.allowLargePrune) or raise the limit"
+        "app {app}: this sync would prune {would_prune} of {managed} objects, over the limit of {limit_percent}%; if that is intended, set allowLargePrune: true (or raise pruneLimitPercent) for this app in plumb.yaml"
     )]
     PruneLimitExceeded {
         /// The app.
