@@ -14,3 +14,4 @@ pub mod client;
 pub mod demo;
 pub mod plan;
 pub mod render;
+pub mod source;

@@ -11,15 +11,9 @@ pub use crate::plan::RenderedObject;
 /// Why a render failed. Messages name the file (and document).
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    /// A file or directory could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The path.
-        path: String,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// The source tree could not be read (missing, unsafe or too large file).
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
     /// A file is not valid YAML/JSON, or exceeds the parser's budgets.
     #[error("{path}: {reason}")]
     Parse {

@@ -2,41 +2,21 @@
 //! recursively in a stable (sorted) order, each file possibly holding several
 //! documents. Empty documents are skipped and `List` kinds flattened.
 
-use std::path::Path;
-
 use serde_json::Value;
 
 use super::{RenderError, RenderedObject};
+use crate::source::Tree;
 
-/// Loads every manifest under `root/dir`; origins are paths relative to `root`.
-pub fn load_dir(root: &Path, dir: &str) -> Result<Vec<RenderedObject>, RenderError> {
-    let mut files = Vec::new();
-    collect_files(root, Path::new(dir), &mut files)?;
-    files.sort();
+/// Loads every manifest under `dir` of `tree`; origins are repository paths.
+pub fn load(tree: &dyn Tree, dir: &str) -> Result<Vec<RenderedObject>, RenderError> {
     let mut objects = Vec::new();
-    for rel in files {
-        let path = root.join(&rel);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|source| RenderError::Io { path: rel.display().to_string(), source })?;
-        objects.extend(parse_documents(&rel.display().to_string(), &text)?);
+    for path in tree.walk(dir)? {
+        if !matches!(path.rsplit_once('.').map(|(_, ext)| ext), Some("yaml" | "yml" | "json")) {
+            continue;
+        }
+        objects.extend(parse_documents(&path, &tree.read_string(&path)?)?);
     }
     Ok(objects)
-}
-
-fn collect_files(root: &Path, rel: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), RenderError> {
-    let io = |source| RenderError::Io { path: rel.display().to_string(), source };
-    for entry in std::fs::read_dir(root.join(rel)).map_err(io)? {
-        let entry = entry.map_err(io)?;
-        let child = rel.join(entry.file_name());
-        let kind = entry.file_type().map_err(io)?;
-        if kind.is_dir() {
-            collect_files(root, &child, out)?;
-        } else if kind.is_file() && matches!(child.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
-        {
-            out.push(child);
-        }
-    }
-    Ok(())
 }
 
 /// Parses the documents of one file. `path` names it in errors and origins

@@ -44,7 +44,8 @@ pub fn k8s_bin_dir() -> PathBuf {
         .unwrap_or_else(|| cache_dir().join(format!("k8s-{K8S_VERSION}")))
 }
 
-fn find_in_path(name: &str) -> Option<PathBuf> {
+/// The first executable `name` on `PATH`.
+pub fn find_in_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| is_executable(candidate))
 }

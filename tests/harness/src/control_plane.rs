@@ -3,7 +3,6 @@
 //! and a kubeconfig. Dropping [`ControlPlane`] stops every process by pid
 //! (controller-manager, then API server, then etcd) and removes its data.
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -99,7 +98,7 @@ impl ControlPlane {
             &etcd_args(&layout, &etcd_data_dir),
             &dir.path().join("etcd.log"),
         )?;
-        wait_for_port(&mut etcd, layout.etcd_client).await?;
+        etcd.wait_for_port(layout.etcd_client, READY_TIMEOUT).await?;
 
         let server_url = format!("https://127.0.0.1:{}", layout.apiserver);
         let apiserver_args = apiserver_args(&layout, &pki, &tokens, dir.path());
@@ -272,31 +271,7 @@ pub fn sweep_stale_folders() {
 }
 
 fn check_running(process: &mut ManagedProcess) -> Result<(), Error> {
-    match process.exited() {
-        Some(status) => Err(Error::ProcessExited {
-            name: process.name().to_string(),
-            status: status.to_string(),
-            log: process.log_tail(30),
-        }),
-        None => Ok(()),
-    }
-}
-
-async fn wait_for_port(process: &mut ManagedProcess, port: u16) -> Result<(), Error> {
-    let deadline = Instant::now() + READY_TIMEOUT;
-    loop {
-        check_running(process)?;
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(Error::NotReady {
-                what: process.name().to_string(),
-                reason: format!("port {port} not listening after {READY_TIMEOUT:?}"),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    process.check_running()
 }
 
 fn etcd_args(layout: &Layout, data: &Path) -> Vec<String> {

@@ -5,6 +5,7 @@
 //!   v1.20.2 are, and building the latter two from Debian's source package.
 //! - [`control_plane`] — one running control plane, stopped by pid on drop.
 //! - [`readiness`] — the kubelet stand-in that marks pods ready.
+//! - [`git`] — working repositories and a `git daemon` for source tests.
 //! - [`namespace`] — per-test namespaces on a shared control plane.
 //!
 //! Isolation: `plumb-testenv run -- <command>` starts one control plane and
@@ -16,6 +17,7 @@
 pub mod binaries;
 pub mod certs;
 pub mod control_plane;
+pub mod git;
 pub mod namespace;
 pub mod ports;
 pub mod process;
@@ -93,6 +95,14 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong with it.
         reason: String,
+    },
+    /// A git command failed.
+    #[error("git {command} failed: {stderr}")]
+    Git {
+        /// The arguments.
+        command: String,
+        /// What git printed.
+        stderr: String,
     },
     /// An API request failed.
     #[error("could not {what}: {source}")]

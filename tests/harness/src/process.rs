@@ -74,6 +74,36 @@ impl ManagedProcess {
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
+    /// Fails with the log tail if the process has exited.
+    pub fn check_running(&mut self) -> Result<(), Error> {
+        match self.exited() {
+            Some(status) => Err(Error::ProcessExited {
+                name: self.name.clone(),
+                status: status.to_string(),
+                log: self.log_tail(30),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits until something accepts connections on 127.0.0.1:`port`.
+    pub async fn wait_for_port(&mut self, port: u16, timeout: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.check_running()?;
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::NotReady {
+                    what: self.name.clone(),
+                    reason: format!("port {port} not listening after {timeout:?}"),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Stops the process by pid: SIGTERM, then SIGKILL after `grace`, and
     /// reaps it. Idempotent.
     pub fn stop(&mut self, grace: Duration) {

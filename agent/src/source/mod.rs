@@ -1,0 +1,85 @@
+//! The source stage: turns "a repo URL and a ref" into "this commit, its
+//! tree, who made it".
+//!
+//! - [`url`] — parsing source locations (https, http, ssh, scp-like, git, file, local path).
+//! - [`tree`] — the read-only [`Tree`] view of a commit or a directory, with path safety.
+//! - [`git`] — polling a remote cheaply and fetching shallow into a bare cache; reading commits.
+
+pub mod git;
+pub mod tree;
+pub mod url;
+
+pub use tree::{DirTree, Entry, EntryKind, Tree};
+
+/// Why the source stage failed. Each says what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The URL is not one plumb can fetch from.
+    #[error("source {url:?}: {problem}")]
+    BadUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The remote could not be reached (network, DNS, timeout): retried with backoff.
+    #[error("cannot reach {url}: {reason}; plumb retries with backoff and keeps the last good commit applied")]
+    Unreachable {
+        /// The remote (credentials removed).
+        url: String,
+        /// libgit2's message.
+        reason: String,
+    },
+    /// The remote refused the credentials.
+    #[error("{url} refused the credentials: {reason}; check the credentials files (not retried until they change)")]
+    AuthFailed {
+        /// The remote (credentials removed).
+        url: String,
+        /// libgit2's message.
+        reason: String,
+    },
+    /// The watched ref does not exist on the remote (deleted, or a typo).
+    #[error("{url} has no {reference}; keeping the last good commit{}", last.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    RefNotFound {
+        /// The remote.
+        url: String,
+        /// The ref looked for.
+        reference: String,
+        /// The commit still applied, if any.
+        last: Option<String>,
+    },
+    /// A path in the tree is unsafe to read.
+    #[error("{path}: {problem}")]
+    UnsafePath {
+        /// The path in the repository.
+        path: String,
+        /// Why it is refused.
+        problem: String,
+    },
+    /// A file is larger than the limit.
+    #[error("{path}: {size} bytes is over the {limit}-byte limit for a file in a config repo")]
+    TooLarge {
+        /// The path in the repository.
+        path: String,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A path does not exist in the tree.
+    #[error("{path}: no such file or directory in {revision}")]
+    NotFound {
+        /// The path in the repository.
+        path: String,
+        /// The commit or directory.
+        revision: String,
+    },
+    /// Reading the local cache or directory failed.
+    #[error("{what}: {reason}")]
+    Local {
+        /// The operation.
+        what: String,
+        /// The error.
+        reason: String,
+    },
+}

@@ -1,0 +1,232 @@
+//! A read-only view of a commit's (or a directory's) files.
+//!
+//! Paths are `/`-separated and relative to the root. `..` components are
+//! refused, as is any symlink whose target leaves the root, and any file
+//! over the size limit: nothing outside the repository is ever read.
+
+use std::path::{Path, PathBuf};
+
+use super::SourceError;
+
+/// Default limit for one file: config repos hold manifests, not binaries.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
+
+/// A file or a directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A regular file (or a symlink to one inside the root).
+    File,
+    /// A directory.
+    Dir,
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The entry's name (no `/`).
+    pub name: String,
+    /// File or directory.
+    pub kind: EntryKind,
+}
+
+/// Read-only access to a tree of files.
+pub trait Tree: Send + Sync {
+    /// Reads a file.
+    fn read(&self, path: &str) -> Result<Vec<u8>, SourceError>;
+
+    /// Lists a directory, sorted by name (`""` is the root).
+    fn list(&self, dir: &str) -> Result<Vec<Entry>, SourceError>;
+
+    /// A name for messages (commit sha or directory path).
+    fn revision(&self) -> String;
+
+    /// Reads a UTF-8 file.
+    fn read_string(&self, path: &str) -> Result<String, SourceError> {
+        String::from_utf8(self.read(path)?)
+            .map_err(|_| SourceError::UnsafePath { path: path.to_string(), problem: "is not UTF-8 text".into() })
+    }
+
+    /// Every file under `dir`, recursively, sorted by path.
+    fn walk(&self, dir: &str) -> Result<Vec<String>, SourceError> {
+        let mut files = Vec::new();
+        let mut pending = vec![clean_path(dir)?];
+        while let Some(dir) = pending.pop() {
+            for entry in self.list(&dir)? {
+                let path = if dir.is_empty() { entry.name } else { format!("{dir}/{}", entry.name) };
+                match entry.kind {
+                    EntryKind::File => files.push(path),
+                    EntryKind::Dir => pending.push(path),
+                }
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+}
+
+/// Normalises a repository path: drops empty and `.` components, refuses
+/// `..` and absolute paths.
+pub fn clean_path(path: &str) -> Result<String, SourceError> {
+    if path.starts_with('/') {
+        return Err(SourceError::UnsafePath { path: path.into(), problem: "absolute paths are not allowed".into() });
+    }
+    let mut parts = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                return Err(SourceError::UnsafePath {
+                    path: path.into(),
+                    problem: "`..` is not allowed in repository paths".into(),
+                });
+            }
+            other => parts.push(other),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// Resolves a symlink `target` found at `link` (both repository paths),
+/// refusing targets that leave the root.
+pub fn resolve_link(link: &str, target: &str) -> Result<String, SourceError> {
+    let escape = || SourceError::UnsafePath {
+        path: link.to_string(),
+        problem: format!("is a symlink to {target:?}, outside the repository; plumb never follows it"),
+    };
+    if target.starts_with('/') {
+        return Err(escape());
+    }
+    let mut parts: Vec<&str> = link.split('/').collect();
+    parts.pop();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop().ok_or_else(escape)?;
+            }
+            other => parts.push(other),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// A plain directory as a [`Tree`] (for `plumb render ./dir` and tests).
+#[derive(Debug, Clone)]
+pub struct DirTree {
+    root: PathBuf,
+    max_file_size: u64,
+}
+
+impl DirTree {
+    /// A tree rooted at `root`.
+    pub fn new(root: &Path) -> Result<Self, SourceError> {
+        let root = root.canonicalize().map_err(|e| SourceError::Local {
+            what: format!("open directory {}", root.display()),
+            reason: e.to_string(),
+        })?;
+        Ok(Self { root, max_file_size: DEFAULT_MAX_FILE_SIZE })
+    }
+
+    /// Sets the per-file size limit.
+    pub fn with_max_file_size(mut self, limit: u64) -> Self {
+        self.max_file_size = limit;
+        self
+    }
+
+    /// The real path of `path`, which must stay inside the root after
+    /// following symlinks.
+    fn real(&self, path: &str) -> Result<(String, PathBuf), SourceError> {
+        let clean = clean_path(path)?;
+        let joined = self.root.join(&clean);
+        let real = joined.canonicalize().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => SourceError::NotFound { path: clean.clone(), revision: self.revision() },
+            _ => SourceError::Local { what: format!("read {clean}"), reason: e.to_string() },
+        })?;
+        if !real.starts_with(&self.root) {
+            return Err(SourceError::UnsafePath {
+                path: clean,
+                problem: format!("resolves to {}, outside the repository; plumb never follows it", real.display()),
+            });
+        }
+        Ok((clean, real))
+    }
+}
+
+impl Tree for DirTree {
+    fn read(&self, path: &str) -> Result<Vec<u8>, SourceError> {
+        let (clean, real) = self.real(path)?;
+        let local = |e: std::io::Error| SourceError::Local { what: format!("read {clean}"), reason: e.to_string() };
+        let size = real.metadata().map_err(local)?.len();
+        if size > self.max_file_size {
+            return Err(SourceError::TooLarge { path: clean, size, limit: self.max_file_size });
+        }
+        std::fs::read(&real).map_err(local)
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<Entry>, SourceError> {
+        let (clean, real) = self.real(dir)?;
+        let local = |e: std::io::Error| SourceError::Local { what: format!("list {clean}"), reason: e.to_string() };
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(&real).map_err(local)? {
+            let entry = entry.map_err(local)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == ".git" {
+                continue;
+            }
+            // Follows symlinks; a dangling one is listed as a file so that
+            // reading it gives a clear error.
+            let kind = match std::fs::metadata(entry.path()) {
+                Ok(m) if m.is_dir() => EntryKind::Dir,
+                _ => EntryKind::File,
+            };
+            entries.push(Entry { name, kind });
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+
+    fn revision(&self) -> String {
+        self.root.display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_paths() {
+        assert_eq!(clean_path("./apps//web/").ok().as_deref(), Some("apps/web"));
+        assert_eq!(clean_path("").ok().as_deref(), Some(""));
+        assert!(clean_path("apps/../../etc").is_err());
+        assert!(clean_path("/etc/passwd").is_err());
+    }
+
+    #[test]
+    fn link_targets() {
+        assert_eq!(resolve_link("apps/web/cm.yaml", "../shared/cm.yaml").ok().as_deref(), Some("apps/shared/cm.yaml"));
+        assert_eq!(resolve_link("a.yaml", "b.yaml").ok().as_deref(), Some("b.yaml"));
+        assert!(resolve_link("a.yaml", "/etc/passwd").is_err());
+        assert!(resolve_link("apps/a.yaml", "../../etc/passwd").is_err());
+    }
+
+    #[test]
+    fn dir_tree_refuses_escapes_and_large_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("apps/web")).expect("mkdir");
+        std::fs::write(root.join("apps/web/cm.yaml"), "a: 1\n").expect("write");
+        std::fs::write(root.join("big.yaml"), vec![b'#'; 2048]).expect("write");
+        std::os::unix::fs::symlink("/etc/passwd", root.join("apps/passwd.yaml")).expect("symlink");
+        std::os::unix::fs::symlink("web/cm.yaml", root.join("apps/alias.yaml")).expect("symlink");
+        let tree = DirTree::new(root).expect("tree").with_max_file_size(1024);
+
+        assert_eq!(tree.read_string("apps/web/cm.yaml").expect("read"), "a: 1\n");
+        assert_eq!(tree.read_string("apps/alias.yaml").expect("in-repo link"), "a: 1\n");
+        let err = tree.read("apps/passwd.yaml").expect_err("escape").to_string();
+        assert!(err.starts_with("apps/passwd.yaml: resolves to /etc/passwd, outside the repository"), "{err}");
+        assert!(matches!(tree.read("big.yaml"), Err(SourceError::TooLarge { size: 2048, limit: 1024, .. })));
+        assert!(matches!(tree.read("apps/../../etc/passwd"), Err(SourceError::UnsafePath { .. })));
+        assert_eq!(tree.walk("apps").expect("walk"), ["apps/alias.yaml", "apps/passwd.yaml", "apps/web/cm.yaml"]);
+    }
+}

@@ -1,0 +1,157 @@
+//! The git source against real servers on 127.0.0.1: cheap polling,
+//! shallow fetches, force-pushes, deleted refs, and safe reading of commits.
+
+use std::path::Path;
+
+use plumb::source::git::{GitRef, GitSource, Poll};
+use plumb::source::{SourceError, Tree, url};
+use plumb_testenv::git::{GitDaemon, GitRepo, init_bare};
+
+/// A bare "remote" and a working clone that pushes to it.
+fn remote_and_work(root: &Path) -> anyhow::Result<(std::path::PathBuf, GitRepo)> {
+    let bare = root.join("served/config.git");
+    init_bare(&bare)?;
+    // The scenario deletes and recreates the served branch.
+    plumb_testenv::git::git(&bare, &["config", "receive.denyDeleteCurrent", "ignore"])?;
+    let work = GitRepo::init(&root.join("work"))?;
+    work.git(&["remote", "add", "origin", &bare.display().to_string()])?;
+    Ok((bare, work))
+}
+
+/// The scenario every transport passes: first fetch, no fetch when
+/// unchanged, a new commit, a force-push to unrelated history, the branch
+/// deleted then recreated.
+fn scenario(source_url: &str, cache: &Path, work: &GitRepo) -> anyhow::Result<()> {
+    work.write("apps/web/cm.yaml", "kind: ConfigMap\n")?;
+    let c1 = work.commit("first")?;
+    work.git(&["push", "-q", "origin", "main"])?;
+
+    let source = GitSource::open(url::parse(source_url, false)?, GitRef::Branch("main".into()), cache)?;
+    assert_eq!(source.poll()?, Poll::Fetched(c1.clone()));
+    assert_eq!((source.ls_remote_count(), source.fetch_count()), (1, 1));
+
+    for _ in 0..3 {
+        assert_eq!(source.poll()?, Poll::Unchanged(c1.clone()));
+    }
+    assert_eq!((source.ls_remote_count(), source.fetch_count()), (4, 1), "unchanged polls must not fetch");
+
+    work.write("apps/web/cm.yaml", "kind: ConfigMap\ndata: {}\n")?;
+    let c2 = work.commit("second")?;
+    work.git(&["push", "-q", "origin", "main"])?;
+    assert_eq!(source.poll()?, Poll::Fetched(c2.clone()));
+    assert_eq!(source.tree(&c2)?.read_string("apps/web/cm.yaml")?, "kind: ConfigMap\ndata: {}\n");
+    let info = source.commit_info(&c2)?;
+    assert_eq!(
+        (info.author.name.as_str(), info.summary.as_str(), info.parents.clone()),
+        ("Plumb Test", "second", vec![c1.clone()])
+    );
+
+    // Force-push an unrelated history.
+    work.git(&["checkout", "-q", "--orphan", "rewrite"])?;
+    work.git(&["rm", "-rq", "--cached", "."])?;
+    std::fs::remove_dir_all(work.path().join("apps"))?;
+    work.write("other/new.yaml", "kind: Secret\n")?;
+    let c3 = work.commit("unrelated")?;
+    work.git(&["push", "-q", "-f", "origin", "rewrite:main"])?;
+    assert_eq!(source.poll()?, Poll::Fetched(c3.clone()));
+    assert_eq!(source.tree(&c3)?.walk("")?, ["other/new.yaml"]);
+
+    // The branch is deleted: an error naming the ref, the last good commit kept.
+    work.git(&["push", "-q", "origin", "--delete", "main"])?;
+    match source.poll() {
+        Err(SourceError::RefNotFound { reference, last, .. }) => {
+            assert_eq!((reference.as_str(), last.as_deref()), ("branch main", Some(c3.as_str())));
+        }
+        other => panic!("a deleted branch must be an error, got {other:?}"),
+    }
+    assert_eq!(source.last_fetched().as_deref(), Some(c3.as_str()));
+
+    // Recreated: picked up again.
+    let c4 = work.commit("recreated")?;
+    work.git(&["push", "-q", "origin", "rewrite:main"])?;
+    assert_eq!(source.poll()?, Poll::Fetched(c4));
+
+    // The cache survives a restart: a new source on the same cache does not fetch again.
+    let reopened = GitSource::open(url::parse(source_url, false)?, GitRef::Branch("main".into()), cache)?;
+    assert!(matches!(reopened.poll()?, Poll::Unchanged(_)));
+    assert_eq!(reopened.fetch_count(), 0);
+    Ok(())
+}
+
+#[test]
+fn file_transport() -> anyhow::Result<()> {
+    let root = tempfile::tempdir()?;
+    let (bare, work) = remote_and_work(root.path())?;
+    scenario(&format!("file://{}", bare.display()), &root.path().join("cache"), &work)
+}
+
+#[test]
+fn plain_local_path() -> anyhow::Result<()> {
+    let root = tempfile::tempdir()?;
+    let (bare, work) = remote_and_work(root.path())?;
+    scenario(&bare.display().to_string(), &root.path().join("cache"), &work)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn git_daemon_transport() -> anyhow::Result<()> {
+    let root = tempfile::tempdir()?;
+    let (_bare, work) = remote_and_work(root.path())?;
+    let daemon = GitDaemon::start(&root.path().join("served")).await?;
+    let url = daemon.url("config.git");
+    let cache = root.path().join("cache");
+    tokio::task::spawn_blocking(move || scenario(&url, &cache, &work)).await??;
+    let pid = daemon.pid();
+    drop(daemon);
+    assert!(!plumb_testenv::process::pid_alive(pid), "git daemon survived");
+    Ok(())
+}
+
+#[test]
+fn unreachable_remote_is_a_typed_error() -> anyhow::Result<()> {
+    let root = tempfile::tempdir()?;
+    let port = plumb_testenv::ports::free_port()?;
+    let source = GitSource::open(
+        url::parse(&format!("git://127.0.0.1:{port}/nothing"), false)?,
+        GitRef::Branch("main".into()),
+        root.path(),
+    )?;
+    assert!(matches!(source.poll(), Err(SourceError::Unreachable { .. })));
+    Ok(())
+}
+
+#[test]
+fn unsafe_paths_in_a_commit_are_refused_and_nothing_outside_is_read() -> anyhow::Result<()> {
+    let root = tempfile::tempdir()?;
+    let (bare, work) = remote_and_work(root.path())?;
+    work.write("apps/ok.yaml", "kind: ConfigMap\n")?;
+    work.write("apps/big.yaml", vec![b'#'; 5 * 1024 * 1024])?;
+    std::os::unix::fs::symlink("/etc/passwd", work.path().join("apps/passwd.yaml"))?;
+    std::os::unix::fs::symlink("../../outside.yaml", work.path().join("apps/up.yaml"))?;
+    std::os::unix::fs::symlink("ok.yaml", work.path().join("apps/alias.yaml"))?;
+    let sha = work.commit("unsafe")?;
+    work.git(&["push", "-q", "origin", "main"])?;
+
+    let source = GitSource::open(
+        url::parse(&bare.display().to_string(), false)?,
+        GitRef::Branch("main".into()),
+        &root.path().join("cache"),
+    )?;
+    source.poll()?;
+    let tree = source.tree(&sha)?;
+    assert_eq!(tree.read_string("apps/alias.yaml")?, "kind: ConfigMap\n", "in-repo links are followed");
+    let err = tree.read("apps/passwd.yaml").expect_err("absolute link").to_string();
+    assert_eq!(
+        err,
+        "apps/passwd.yaml: is a symlink to \"/etc/passwd\", outside the repository; plumb never follows it"
+    );
+    let err = tree.read("apps/up.yaml").expect_err("escaping link").to_string();
+    assert!(err.contains("outside the repository"), "{err}");
+    let err = tree.read("apps/big.yaml").expect_err("too large").to_string();
+    assert_eq!(err, "apps/big.yaml: 5242880 bytes is over the 4194304-byte limit for a file in a config repo");
+    assert!(matches!(tree.read("apps/../../etc/passwd"), Err(SourceError::UnsafePath { .. })));
+
+    // Rendering that commit's directory fails on the first unsafe file, naming it.
+    let err = plumb::render::plain::load(&tree, "apps").expect_err("unsafe render").to_string();
+    assert!(err.starts_with("apps/big.yaml: "), "{err}");
+    Ok(())
+}
