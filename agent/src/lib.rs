@@ -14,4 +14,5 @@ pub mod client;
 pub mod demo;
 pub mod plan;
 pub mod render;
+pub mod runtime;
 pub mod source;

@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
 
 use super::ApplyError;
@@ -70,5 +70,16 @@ impl InventoryStore {
                 Err(ApplyError::Kube { what: format!("delete inventory ConfigMap {}/{name}", self.namespace), source })
             }
         }
+    }
+
+    /// Apps that have an inventory here (synced before and not removed).
+    pub async fn apps(&self) -> Result<Vec<String>, ApplyError> {
+        let list = self.api.list_metadata(&ListParams::default().labels(INVENTORY_LABEL)).await.map_err(|source| {
+            ApplyError::Kube { what: format!("list inventory ConfigMaps in {}", self.namespace), source }
+        })?;
+        let mut apps: Vec<String> =
+            list.items.into_iter().filter_map(|cm| cm.metadata.labels?.get(INVENTORY_LABEL).cloned()).collect();
+        apps.sort();
+        Ok(apps)
     }
 }

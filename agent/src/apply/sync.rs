@@ -160,6 +160,19 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// A report for a sync that could not start.
+    pub fn failed(app: &str, commit: &str, error: ApplyError) -> Self {
+        Self {
+            app: app.to_string(),
+            commit: Some(commit.to_string()),
+            mode: Mode::Enforce,
+            objects: Vec::new(),
+            waves: 0,
+            result: Err(error),
+            duration: Duration::ZERO,
+        }
+    }
+
     /// Objects with `action`, carried out or not.
     pub fn planned(&self, action: ObjectAction) -> Vec<&ObjectKey> {
         self.objects.iter().filter(|o| o.action == action).map(|o| &o.key).collect()
@@ -230,6 +243,11 @@ impl Syncer {
             Err(error) => info!(app = %report.app, %error, "sync failed"),
         }
         report
+    }
+
+    /// Apps that have an inventory (synced before and not removed).
+    pub async fn managed_apps(&self) -> Result<Vec<String>, ApplyError> {
+        self.store.apps().await
     }
 
     async fn run(&self, request: &SyncRequest, report: &mut SyncReport) -> Result<(), ApplyError> {

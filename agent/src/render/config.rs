@@ -163,10 +163,8 @@ fn is_repo_path(p: &str) -> bool {
 
 /// Parses and validates `text` (the contents of `file`).
 pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
-    let config: Config = serde_saphyr::from_str(text).map_err(|e| ConfigError::Syntax {
-        file: file.to_string(),
-        reason: e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_string(),
-    })?;
+    let config: Config = serde_saphyr::from_str(text)
+        .map_err(|e| ConfigError::Syntax { file: file.to_string(), reason: super::yaml_error(&e) })?;
     validate(file, &config)?;
     Ok(config)
 }

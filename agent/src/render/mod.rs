@@ -8,6 +8,21 @@ pub mod plain;
 
 pub use crate::plan::RenderedObject;
 
+/// A YAML parser error as one line, `line L column C: reason` (the caller
+/// prefixes the file).
+pub(crate) fn yaml_error(error: &serde_saphyr::Error) -> String {
+    let text = error.to_string();
+    text.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string()
+}
+
+/// `sha256:<hex>` of a render: its objects' origins and manifests in order.
+/// Same inputs, same digest.
+pub fn digest(objects: &[RenderedObject]) -> String {
+    let canonical: Vec<serde_json::Value> =
+        objects.iter().map(|o| serde_json::json!({"origin": o.origin, "manifest": o.manifest})).collect();
+    crate::plan::object::hash_value(&serde_json::Value::Array(canonical))
+}
+
 /// Why a render failed. Messages name the file (and document).
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -20,6 +35,16 @@ pub enum RenderError {
         /// The file.
         path: String,
         /// The parser's message (with line and column).
+        reason: String,
+    },
+    /// The app cannot be rendered as configured.
+    #[error("{file}: app {app:?}: {reason}")]
+    App {
+        /// The config file.
+        file: String,
+        /// The app.
+        app: String,
+        /// Why, and what to do.
         reason: String,
     },
     /// A document is not a Kubernetes object.

@@ -23,7 +23,7 @@ pub fn load(tree: &dyn Tree, dir: &str) -> Result<Vec<RenderedObject>, RenderErr
 /// (`path` for a single document, `path#N` for the Nth non-empty one of several).
 pub fn parse_documents(path: &str, text: &str) -> Result<Vec<RenderedObject>, RenderError> {
     let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(text, serde_saphyr::Options::default())
-        .map_err(|e| RenderError::Parse { path: path.to_string(), reason: e.to_string() })?;
+        .map_err(|e| RenderError::Parse { path: path.to_string(), reason: super::yaml_error(&e) })?;
     let several = documents.len() > 1;
     let mut objects = Vec::new();
     for (n, document) in documents.into_iter().enumerate() {

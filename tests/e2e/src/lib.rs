@@ -84,3 +84,45 @@ pub fn assert_ok(report: &SyncReport) {
         panic!("sync of {} failed: {error}\nobjects: {:#?}", report.app, report.objects);
     }
 }
+
+/// A config repo in a local git repository, synced through plumb's git
+/// source (file transport) and commit pipeline.
+pub struct ConfigRepo {
+    /// The working repository commits are made in.
+    pub repo: plumb_testenv::git::GitRepo,
+    source: plumb::source::git::GitSource,
+    _dir: tempfile::TempDir,
+}
+
+impl ConfigRepo {
+    /// An empty repository followed on branch main.
+    pub fn new() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let repo = plumb_testenv::git::GitRepo::init(&dir.path().join("config"))?;
+        let url = plumb::source::url::parse(&repo.path().display().to_string(), false)?;
+        let source = plumb::source::git::GitSource::open(
+            url,
+            plumb::source::git::GitRef::Branch("main".into()),
+            &dir.path().join("cache"),
+        )?;
+        Ok(Self { repo, source, _dir: dir })
+    }
+
+    /// Writes `files`, removes `removed`, commits, returns the sha.
+    pub fn commit(&self, files: &[(&str, &str)], removed: &[&str], message: &str) -> anyhow::Result<String> {
+        for (path, contents) in files {
+            self.repo.write(path, contents)?;
+        }
+        for path in removed {
+            self.repo.remove(path)?;
+        }
+        Ok(self.repo.commit(message)?)
+    }
+
+    /// Polls the source and syncs the commit the branch points at.
+    pub async fn sync(&self, syncer: &Syncer) -> anyhow::Result<plumb::runtime::commit::CommitReport> {
+        let commit = self.source.poll()?.commit().to_string();
+        let tree: Arc<dyn plumb::source::Tree> = Arc::new(self.source.tree(&commit)?);
+        Ok(plumb::runtime::commit::sync_commit(syncer, tree, &commit).await)
+    }
+}
