@@ -5,6 +5,8 @@
 //! made-up output.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::bail;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -54,7 +56,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the agent: poll Git, render, apply, prune, report drift.
-    Run,
+    Run(RunArgs),
     /// Print the manifests of a checkout as plumb would apply them.
     Render {
         /// A config repo directory or Git URL.
@@ -85,6 +87,62 @@ pub enum Command {
     Demo,
 }
 
+/// `plumb run` options.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Config repo: https://, http:// (loopback only unless allowed), ssh://, git@host:path, git://, file:// or a local path.
+    #[arg(long, env = "PLUMB_REPO")]
+    pub repo: String,
+    /// Branch to follow.
+    #[arg(long, env = "PLUMB_BRANCH", default_value = "main")]
+    pub branch: String,
+    /// Follow a tag instead of a branch.
+    #[arg(long, env = "PLUMB_TAG", conflicts_with = "commit")]
+    pub tag: Option<String>,
+    /// Pin one exact commit (full sha) instead of a branch.
+    #[arg(long, env = "PLUMB_COMMIT")]
+    pub commit: Option<String>,
+    /// Directory inside the repo that holds plumb.yaml.
+    #[arg(long, env = "PLUMB_PATH", default_value = "")]
+    pub path: String,
+    /// Poll interval (e.g. 30s, 5m), jittered by ±10 %.
+    #[arg(long, env = "PLUMB_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// plumb's own namespace: inventories live here.
+    #[arg(long, env = "PLUMB_NAMESPACE", default_value = "plumb-system")]
+    pub namespace: String,
+    /// Git cache directory (survives restarts on a volume).
+    #[arg(long, env = "PLUMB_CACHE_DIR", default_value = "/var/cache/plumb")]
+    pub cache_dir: PathBuf,
+    /// Server-side applies in flight at once within a wave.
+    #[arg(long, env = "PLUMB_CONCURRENCY", default_value_t = 16)]
+    pub concurrency: usize,
+    /// How long a wave may take to become healthy.
+    #[arg(long, env = "PLUMB_HEALTH_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub health_timeout: Duration,
+    /// Allow http:// to hosts other than loopback (clear text).
+    #[arg(long, env = "PLUMB_ALLOW_INSECURE_HTTP")]
+    pub allow_insecure_http: bool,
+    /// Sync the current commit once and exit (0 when every app succeeded).
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// Parses `500ms`, `30s`, `5m`, `1h` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 30s, 5m or 1h"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("{text:?}: unknown unit {unit:?}; use ms, s, m or h")),
+    }
+}
+
 /// `plumb audit` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -98,7 +156,7 @@ pub enum AuditCommand {
 impl Command {
     fn name(&self) -> &'static str {
         match self {
-            Command::Run => "run",
+            Command::Run(_) => "run",
             Command::Render { .. } => "render",
             Command::Diff { .. } => "diff",
             Command::Lock { .. } => "lock",
@@ -125,6 +183,69 @@ pub fn init_logging(global: &GlobalArgs) {
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Demo => crate::demo::run().await.map(|()| Outcome::Success),
+        Command::Run(args) => run(args).await.map(|()| Outcome::Success),
         other => bail!("`plumb {}` is not built yet; docs/architecture.md lists what exists today", other.name()),
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+
+    use crate::apply::{SyncOptions, Syncer};
+    use crate::runtime::agent::{self, AgentConfig};
+    use crate::source::git::GitRef;
+
+    // Bad arguments fail before anything connects anywhere.
+    crate::source::url::parse(&args.repo, args.allow_insecure_http)?;
+    let config = kube::Config::infer().await.context("no Kubernetes config found (in-cluster or KUBECONFIG)")?;
+    let (client, _requests) = crate::client::counted_client(config)?;
+    let options = SyncOptions {
+        inventory_namespace: args.namespace.clone(),
+        concurrency: args.concurrency,
+        health_timeout: args.health_timeout,
+        ..SyncOptions::default()
+    };
+    let syncer = Arc::new(Syncer::new(client, options).await?);
+    let reference = match (args.commit, args.tag) {
+        (Some(commit), _) => GitRef::Commit(commit),
+        (None, Some(tag)) => GitRef::Tag(tag),
+        (None, None) => GitRef::Branch(args.branch),
+    };
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            let _ = stop.send(true);
+        }
+    });
+    let config = AgentConfig {
+        repo: args.repo,
+        reference,
+        path: args.path,
+        interval: args.interval,
+        cache_dir: args.cache_dir,
+        allow_insecure_http: args.allow_insecure_http,
+        once: args.once,
+    };
+    agent::run(config, syncer, shutdown).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert!(parse_duration("5 minutes").is_err() && parse_duration("m").is_err());
     }
 }

@@ -5,11 +5,22 @@ use std::process::ExitCode;
 use clap::Parser;
 use plumb::cli::{Cli, Outcome};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     plumb::cli::init_logging(&cli.global);
-    match plumb::cli::dispatch(cli).await {
+    // libgit2 keeps its timeouts in globals that must be set before any
+    // thread exists, so before the runtime starts.
+    if let Err(error) = plumb::source::git::set_timeouts(10_000, 60_000) {
+        tracing::warn!(%error, "git timeouts not set");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("plumb: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(plumb::cli::dispatch(cli)) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Difference) => ExitCode::from(1),
         Err(error) => {

@@ -1,6 +1,10 @@
 //! The runtime: joins the stages into the agent.
 //!
+//! - [`agent`] — the loop behind `plumb run`.
+//! - [`backoff`] — capped exponential backoff with jitter.
 //! - [`commit`] — syncing one commit: `plumb.yaml`, render each app, sync apps
 //!   in dependency order, remove apps that left `plumb.yaml`.
 
+pub mod agent;
+pub mod backoff;
 pub mod commit;

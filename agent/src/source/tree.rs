@@ -190,6 +190,39 @@ impl Tree for DirTree {
     }
 }
 
+/// A sub-directory of another tree, as a tree of its own (the `--path`
+/// of a config repo).
+pub struct Subdir {
+    inner: std::sync::Arc<dyn Tree>,
+    prefix: String,
+}
+
+impl Subdir {
+    /// `dir` of `inner`.
+    pub fn new(inner: std::sync::Arc<dyn Tree>, dir: &str) -> Result<Self, SourceError> {
+        Ok(Self { inner, prefix: clean_path(dir)? })
+    }
+
+    fn full(&self, path: &str) -> Result<String, SourceError> {
+        let path = clean_path(path)?;
+        Ok(if path.is_empty() { self.prefix.clone() } else { format!("{}/{path}", self.prefix) })
+    }
+}
+
+impl Tree for Subdir {
+    fn read(&self, path: &str) -> Result<Vec<u8>, SourceError> {
+        self.inner.read(&self.full(path)?)
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<Entry>, SourceError> {
+        self.inner.list(&self.full(dir)?)
+    }
+
+    fn revision(&self) -> String {
+        format!("{}:{}", self.inner.revision(), self.prefix)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,17 @@ impl ManagedProcess {
     /// kernel if the spawning thread dies, so a crashed or killed test run
     /// leaves nothing behind.
     pub fn spawn(name: &str, program: &Path, args: &[String], log_path: &Path) -> Result<Self, Error> {
+        Self::spawn_with_env(name, program, args, &[], log_path)
+    }
+
+    /// [`ManagedProcess::spawn`] with extra environment variables.
+    pub fn spawn_with_env(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        env: &[(&str, &std::ffi::OsStr)],
+        log_path: &Path,
+    ) -> Result<Self, Error> {
         let log = File::options()
             .create(true)
             .append(true)
@@ -33,7 +44,7 @@ impl ManagedProcess {
         let log_err =
             log.try_clone().map_err(|source| Error::Io { what: format!("open log {}", log_path.display()), source })?;
         let mut command = Command::new(program);
-        command.args(args).stdin(Stdio::null()).stdout(log).stderr(log_err);
+        command.args(args).envs(env.iter().copied()).stdin(Stdio::null()).stdout(log).stderr(log_err);
         // SAFETY: the closure only calls async-signal-safe libc functions.
         unsafe {
             command.pre_exec(|| {

@@ -1,0 +1,150 @@
+//! The agent loop: poll the source, sync a commit when it moved (or when
+//! the last sync of it failed), back off on failures, stop on SIGTERM.
+//!
+//! Steady state costs one `ls-remote` per interval and no API request.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use super::backoff::{Backoff, jitter, jittered};
+use super::commit::{AppOutcome, CommitReport, sync_commit};
+use crate::apply::Syncer;
+use crate::source::git::{GitRef, GitSource};
+use crate::source::tree::Subdir;
+use crate::source::{SourceError, Tree, url};
+
+/// What the agent follows and how often.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The config repo location.
+    pub repo: String,
+    /// Branch, tag or commit to follow.
+    pub reference: GitRef,
+    /// Sub-directory of the repo holding `plumb.yaml` (empty: the root).
+    pub path: String,
+    /// Poll interval (jittered by ±10 %).
+    pub interval: Duration,
+    /// Where the git cache lives.
+    pub cache_dir: PathBuf,
+    /// Allow `http://` to non-loopback hosts.
+    pub allow_insecure_http: bool,
+    /// Sync once and return.
+    pub once: bool,
+}
+
+/// Why the agent stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The source cannot be used at all (bad URL, unusable cache).
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// `--once`: the sync did not succeed.
+    #[error("the sync of {commit} did not succeed: {summary}")]
+    SyncFailed {
+        /// The commit.
+        commit: String,
+        /// What failed.
+        summary: String,
+    },
+    /// `--once`: the source could not be polled.
+    #[error("polling the source failed: {0}")]
+    PollFailed(SourceError),
+}
+
+/// One line per failed app, for logs and `--once` errors.
+pub fn failure_summary(report: &CommitReport) -> String {
+    if let Some(e) = &report.config_error {
+        return e.to_string();
+    }
+    report
+        .apps
+        .iter()
+        .filter(|a| !a.succeeded())
+        .map(|a| match a {
+            AppOutcome::Synced(r) => {
+                format!("{}: {}", r.app, r.result.as_ref().err().map(ToString::to_string).unwrap_or_default())
+            }
+            AppOutcome::RenderFailed { app, error } => format!("{app}: {error}"),
+            AppOutcome::Blocked { app, by } => format!("{app}: blocked by failed {}", by.join(", ")),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Runs until `shutdown` turns true (or after one pass with `once`).
+pub async fn run(
+    config: AgentConfig,
+    syncer: Arc<Syncer>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), AgentError> {
+    let url = url::parse(&config.repo, config.allow_insecure_http)?;
+    info!(repo = %url, reference = %config.reference, "following");
+    let source = Arc::new(Mutex::new(GitSource::open(url, config.reference.clone(), &config.cache_dir)?));
+    let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(300));
+    let mut synced: Option<String> = None;
+    loop {
+        let polled = {
+            let source = source.clone();
+            tokio::task::spawn_blocking(move || {
+                let source = source
+                    .lock()
+                    .map_err(|_| SourceError::Local { what: "lock the source".into(), reason: "poisoned".into() })?;
+                let commit = source.poll()?.commit().to_string();
+                let tree: Arc<dyn Tree> = Arc::new(source.tree(&commit)?);
+                Ok::<_, SourceError>((commit, tree))
+            })
+            .await
+            .unwrap_or_else(|e| Err(SourceError::Local { what: "poll task".into(), reason: e.to_string() }))
+        };
+        let wait = match polled {
+            Err(e) if config.once => return Err(AgentError::PollFailed(e)),
+            Err(e) => {
+                let wait = backoff.failed(jitter());
+                warn!(error = %e, retry_in = ?wait, "poll failed; the last good commit stays applied");
+                wait
+            }
+            Ok((commit, _)) if synced.as_deref() == Some(commit.as_str()) => {
+                backoff.succeeded();
+                jittered(config.interval, jitter())
+            }
+            Ok((commit, tree)) => {
+                let tree: Arc<dyn Tree> =
+                    if config.path.is_empty() { tree } else { Arc::new(Subdir::new(tree, &config.path)?) };
+                let span = info_span!("commit", commit = %short(&commit));
+                let report = sync_commit(&syncer, tree, &commit).instrument(span).await;
+                if report.succeeded() {
+                    info!(commit = %short(&commit), apps = report.apps.len(), "commit synced");
+                    synced = Some(commit);
+                    backoff.succeeded();
+                    jittered(config.interval, jitter())
+                } else {
+                    let summary = failure_summary(&report);
+                    if config.once {
+                        return Err(AgentError::SyncFailed { commit, summary });
+                    }
+                    let wait = backoff.failed(jitter());
+                    error!(commit = %short(&commit), %summary, retry_in = ?wait, "commit sync failed");
+                    wait
+                }
+            }
+        };
+        if config.once {
+            return Ok(());
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = shutdown.wait_for(|stop| *stop) => {
+                info!("shutting down");
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(12)]
+}

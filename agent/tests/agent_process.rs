@@ -1,0 +1,123 @@
+//! The `plumb run` process against the real control plane: killed with
+//! SIGKILL in the middle of a sync, then restarted, it converges and prunes
+//! what it applied before dying (the inventory is written before the first
+//! write of a sync).
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Api;
+use plumb_testenv::git::GitRepo;
+use plumb_testenv::process::ManagedProcess;
+use plumb_testenv::{PodReadiness, TestCluster, TestNamespace};
+
+const PLUMB: &str = env!("CARGO_BIN_EXE_plumb");
+
+fn app_files(outcome: &str, with_early: bool) -> Vec<(String, String)> {
+    let mut files = vec![
+        (
+            "app/stays.yaml".to_string(),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stays}\ndata: {k: v}\n".to_string(),
+        ),
+        (
+            "app/slow.yaml".to_string(),
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: slow}}\nspec:\n  replicas: 1\n  progressDeadlineSeconds: 600\n  selector: {{matchLabels: {{app: slow}}}}\n  template:\n    metadata:\n      labels: {{app: slow}}\n      annotations: {{testenv.plumb.dev/outcome: {outcome}}}\n    spec: {{containers: [{{name: c, image: slow:1}}]}}\n"
+            ),
+        ),
+    ];
+    if with_early {
+        files.push((
+            "app/early.yaml".into(),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: early}\ndata: {k: v}\n".into(),
+        ));
+    }
+    files
+}
+
+fn run_args(repo: &Path, namespace: &str, cache: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        format!("--repo={}", repo.display()),
+        format!("--namespace={namespace}"),
+        format!("--cache-dir={}", cache.display()),
+        "--interval=1s".into(),
+        "--health-timeout=60s".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_killed_mid_sync_converges_after_restart() -> anyhow::Result<()> {
+    let cluster = TestCluster::get().await?;
+    let ns = TestNamespace::create(&cluster.client(), "killed").await?;
+    let _readiness = PodReadiness::start(cluster.client(), Some(ns.name()));
+    let dir = tempfile::tempdir()?;
+    let repo = GitRepo::init(&dir.path().join("config"))?;
+    repo.write("plumb.yaml", format!("apps:\n  - {{name: killed, namespace: {}, path: app}}\n", ns.name()))?;
+    for (path, contents) in app_files("never-ready", true) {
+        repo.write(&path, contents)?;
+    }
+    repo.commit("first: a rollout that never finishes")?;
+
+    let kubeconfig = cluster.kubeconfig_path().as_os_str().to_owned();
+    let env: [(&str, &OsStr); 1] = [("KUBECONFIG", &kubeconfig)];
+    let cache = dir.path().join("cache");
+    let mut agent = ManagedProcess::spawn_with_env(
+        "plumb run",
+        Path::new(PLUMB),
+        &run_args(repo.path(), ns.name(), &cache, &[]),
+        &env,
+        &dir.path().join("plumb-1.log"),
+    )?;
+    // Wait until the early waves are applied and the agent waits on the rollout.
+    let deployments = Api::<Deployment>::namespaced(cluster.client(), ns.name());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while deployments.get_opt("slow").await?.is_none() {
+        agent.check_running()?;
+        assert!(Instant::now() < deadline, "the agent never reached the Deployment wave:\n{}", agent.log_tail(30));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let cms = Api::<ConfigMap>::namespaced(cluster.client(), ns.name());
+    assert!(cms.get_opt("early").await?.is_some());
+    // SIGKILL: no cleanup of any kind.
+    agent.stop(Duration::ZERO);
+
+    // The next commit drops `early` and lets the rollout finish.
+    repo.remove("app/early.yaml")?;
+    for (path, contents) in app_files("ready", false) {
+        repo.write(&path, contents)?;
+    }
+    let second = repo.commit("second: drop early, rollout can finish")?;
+
+    let output = tokio::process::Command::new(PLUMB)
+        .args(run_args(repo.path(), ns.name(), &cache, &["--once"]))
+        .env("KUBECONFIG", &kubeconfig)
+        .output()
+        .await?;
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "plumb run --once failed:\n{log}");
+    assert!(cms.get_opt("early").await?.is_none(), "early was not pruned after the restart:\n{log}");
+    assert!(cms.get_opt("stays").await?.is_some());
+    let inventory = cms.get("plumb-inventory-killed").await?;
+    let stored = inventory.data.and_then(|d| d.get("inventory.json").cloned()).unwrap_or_default();
+    assert!(stored.contains(&format!("\"commit\":\"{second}\"")), "{stored}");
+    ns.delete().await?;
+    Ok(())
+}
+
+#[test]
+fn run_once_fails_with_a_clear_error_on_a_bad_repo() {
+    let output = std::process::Command::new(PLUMB)
+        .args(["run", "--repo=ftp://example.com/repo", "--once"])
+        .env("KUBECONFIG", "/nonexistent")
+        .output()
+        .expect("run plumb");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("source \"ftp://example.com/repo\": unsupported scheme \"ftp\""), "{stderr}");
+}
