@@ -106,7 +106,7 @@ pub struct RunArgs {
     #[arg(long, env = "PLUMB_PATH", default_value = "")]
     pub path: String,
     /// Poll interval (e.g. 30s, 5m), jittered by ±10 %.
-    #[arg(long, env = "PLUMB_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, env = "PLUMB_INTERVAL", default_value = "60s", value_parser = crate::duration::parse_duration)]
     pub interval: Duration,
     /// plumb's own namespace: inventories live here.
     #[arg(long, env = "PLUMB_NAMESPACE", default_value = "plumb-system")]
@@ -118,7 +118,7 @@ pub struct RunArgs {
     #[arg(long, env = "PLUMB_CONCURRENCY", default_value_t = 16)]
     pub concurrency: usize,
     /// How long a wave may take to become healthy.
-    #[arg(long, env = "PLUMB_HEALTH_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, env = "PLUMB_HEALTH_TIMEOUT", default_value = "5m", value_parser = crate::duration::parse_duration)]
     pub health_timeout: Duration,
     /// Allow http:// to hosts other than loopback (clear text).
     #[arg(long, env = "PLUMB_ALLOW_INSECURE_HTTP")]
@@ -126,21 +126,6 @@ pub struct RunArgs {
     /// Sync the current commit once and exit (0 when every app succeeded).
     #[arg(long)]
     pub once: bool,
-}
-
-/// Parses `500ms`, `30s`, `5m`, `1h` (a bare number is seconds).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 30s, 5m or 1h"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!("{text:?}: unknown unit {unit:?}; use ms, s, m or h")),
-    }
 }
 
 /// `plumb audit` subcommands.
@@ -233,19 +218,4 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     agent::run(config, syncer, shutdown).await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
-        assert!(parse_duration("5 minutes").is_err() && parse_duration("m").is_err());
-    }
 }

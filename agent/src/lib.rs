@@ -12,6 +12,7 @@ pub mod apply;
 pub mod cli;
 pub mod client;
 pub mod demo;
+pub mod duration;
 pub mod plan;
 pub mod render;
 pub mod runtime;

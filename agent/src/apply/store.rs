@@ -2,10 +2,13 @@
 //! read at the start of a sync (so a restarted agent prunes correctly) and
 //! written before the first write of a sync and after it.
 
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
-use serde_json::json;
 
 use super::ApplyError;
 use crate::plan::{FIELD_MANAGER, Inventory};
@@ -39,21 +42,31 @@ impl InventoryStore {
             source,
         })?;
         let Some(cm) = found else { return Ok(None) };
-        Inventory::from_data(&cm.data.unwrap_or_default()).map(Some).map_err(|reason| ApplyError::CorruptInventory {
-            namespace: self.namespace.clone(),
-            name,
-            reason,
-        })
+        let binary: BTreeMap<String, Vec<u8>> =
+            cm.binary_data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+        Inventory::decode(&cm.data.unwrap_or_default(), &binary)
+            .map(Some)
+            .map_err(|reason| ApplyError::CorruptInventory { namespace: self.namespace.clone(), name, reason })
     }
 
     /// Writes the app's inventory.
     pub async fn write(&self, inventory: &Inventory) -> Result<(), ApplyError> {
         let name = inventory_name(&inventory.app);
-        let body = json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": self.namespace, "labels": {INVENTORY_LABEL: inventory.app}},
-            "data": inventory.to_data(),
-        });
+        let encoded = inventory.encode();
+        let body = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(self.namespace.clone()),
+                labels: Some(BTreeMap::from([(INVENTORY_LABEL.to_string(), inventory.app.clone())])),
+                ..ObjectMeta::default()
+            },
+            // Both keys are always sent so a switch between plain and
+            // compressed removes the other one (server-side apply drops
+            // fields plumb stops sending).
+            data: Some(encoded.data),
+            binary_data: Some(encoded.binary_data.into_iter().map(|(k, v)| (k, ByteString(v))).collect()),
+            ..ConfigMap::default()
+        };
         self.api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await.map_err(
             |source| ApplyError::Kube { what: format!("write inventory ConfigMap {}/{name}", self.namespace), source },
         )?;

@@ -76,6 +76,8 @@ pub struct SyncRequest {
     pub prune: PrunePolicy,
     /// The app left plumb.yaml: prune everything it owns and drop its inventory.
     pub remove_app: bool,
+    /// This app's health timeout, instead of the syncer's.
+    pub health_timeout: Option<Duration>,
 }
 
 impl SyncRequest {
@@ -90,6 +92,7 @@ impl SyncRequest {
             mode,
             prune: PrunePolicy::default(),
             remove_app: true,
+            health_timeout: None,
         }
     }
 }
@@ -212,6 +215,19 @@ pub struct Syncer {
     options: SyncOptions,
 }
 
+/// What [`Syncer::apply_waves`] works through.
+#[derive(Clone, Copy)]
+struct Waves<'a> {
+    /// The normalised objects.
+    desired: &'a [DesiredObject],
+    /// The plan over them.
+    plan: &'a Plan,
+    /// Objects validated only right before their wave.
+    deferred: &'a [usize],
+    /// How long each wave may take to become healthy.
+    timeout: Duration,
+}
+
 /// The result of one object's apply: the object as the server returned it.
 type Applied = Result<Value, String>;
 
@@ -309,7 +325,13 @@ impl Syncer {
         working.sort();
         self.store.write(&working).await?;
 
-        let applied = self.apply_waves(catalog, &desired, &plan, &deferred, &mut working, report).await;
+        let waves = Waves {
+            desired: &desired,
+            plan: &plan,
+            deferred: &deferred,
+            timeout: request.health_timeout.unwrap_or(self.options.health_timeout),
+        };
+        let applied = self.apply_waves(catalog, &waves, &mut working, report).await;
         let pruned = match &applied {
             Ok(()) => self.prune(&plan, &mut working, report).await,
             Err(_) => Ok(()),
@@ -496,15 +518,15 @@ impl Syncer {
         Err(ApplyError::DryRunRejected(failures))
     }
 
+    /// Applies the plan's waves in order, each healthy before the next.
     async fn apply_waves(
         &self,
         mut catalog: Arc<Catalog>,
-        desired: &[DesiredObject],
-        plan: &Plan,
-        deferred: &[usize],
+        waves: &Waves<'_>,
         working: &mut Inventory,
         report: &mut SyncReport,
     ) -> Result<(), ApplyError> {
+        let Waves { desired, plan, deferred, timeout } = *waves;
         for wave in &plan.waves {
             let writes: Vec<usize> = wave.iter().filter(|s| s.action != Action::Unchanged).map(|s| s.index).collect();
             if writes.is_empty() {
@@ -539,7 +561,7 @@ impl Syncer {
                 failures.sort_by(|a, b| a.object.cmp(&b.object));
                 return Err(ApplyError::ApplyFailed(failures));
             }
-            self.wait_healthy(&catalog, desired, healthy_wait).await?;
+            self.wait_healthy(&catalog, desired, healthy_wait, timeout).await?;
         }
         Ok(())
     }
@@ -550,8 +572,9 @@ impl Syncer {
         catalog: &Catalog,
         desired: &[DesiredObject],
         mut pending: Vec<(usize, Value)>,
+        timeout: Duration,
     ) -> Result<(), ApplyError> {
-        let deadline = Instant::now() + self.options.health_timeout;
+        let deadline = Instant::now() + timeout;
         loop {
             let mut waiting = Vec::new();
             for (i, object) in pending {
@@ -567,7 +590,7 @@ impl Syncer {
                 return Err(ApplyError::HealthTimeout {
                     object: desired[*first].key.to_string(),
                     reason: reason.clone(),
-                    timeout: self.options.health_timeout,
+                    timeout,
                 });
             }
             tokio::time::sleep(self.options.poll_interval).await;

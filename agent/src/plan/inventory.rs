@@ -4,6 +4,7 @@
 //! encoding.
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +12,10 @@ use super::ObjectKey;
 
 /// ConfigMap data key holding the inventory as JSON.
 pub const DATA_KEY: &str = "inventory.json";
+/// ConfigMap binaryData key holding a large inventory, gzip-compressed.
+pub const COMPRESSED_KEY: &str = "inventory.json.gz";
+/// JSON larger than this is stored compressed.
+pub const COMPRESS_ABOVE: usize = 128 * 1024;
 
 /// One applied object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,17 +57,43 @@ impl Inventory {
         self.entries.dedup_by(|a, b| a.key == b.key);
     }
 
-    /// The ConfigMap data holding this inventory.
-    pub fn to_data(&self) -> BTreeMap<String, String> {
+    /// The ConfigMap contents holding this inventory: plain JSON in `data`,
+    /// or gzip-compressed in `binaryData` once it is large (a ConfigMap
+    /// holds at most 1 MiB; compressed, an inventory of 10,000 objects fits).
+    pub fn encode(&self) -> Encoded {
         let json = serde_json::to_string(self).unwrap_or_default();
-        BTreeMap::from([(DATA_KEY.to_string(), json)])
+        if json.len() <= COMPRESS_ABOVE {
+            return Encoded { data: BTreeMap::from([(DATA_KEY.to_string(), json)]), binary_data: BTreeMap::new() };
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let compressed = gz.write_all(json.as_bytes()).and_then(|()| gz.finish()).unwrap_or_default();
+        Encoded { data: BTreeMap::new(), binary_data: BTreeMap::from([(COMPRESSED_KEY.to_string(), compressed)]) }
     }
 
-    /// Reads an inventory from ConfigMap data.
-    pub fn from_data(data: &BTreeMap<String, String>) -> Result<Self, String> {
-        let json = data.get(DATA_KEY).ok_or_else(|| format!("no {DATA_KEY} key"))?;
-        serde_json::from_str(json).map_err(|e| format!("{DATA_KEY} is not a valid inventory: {e}"))
+    /// Reads an inventory from ConfigMap contents written by [`Inventory::encode`].
+    pub fn decode(data: &BTreeMap<String, String>, binary_data: &BTreeMap<String, Vec<u8>>) -> Result<Self, String> {
+        let json = match (data.get(DATA_KEY), binary_data.get(COMPRESSED_KEY)) {
+            (Some(json), _) => json.clone(),
+            (None, Some(compressed)) => {
+                let mut json = String::new();
+                flate2::read::GzDecoder::new(compressed.as_slice())
+                    .read_to_string(&mut json)
+                    .map_err(|e| format!("{COMPRESSED_KEY} is not valid gzip: {e}"))?;
+                json
+            }
+            (None, None) => return Err(format!("neither {DATA_KEY} nor {COMPRESSED_KEY} is present")),
+        };
+        serde_json::from_str(&json).map_err(|e| format!("not a valid inventory: {e}"))
     }
+}
+
+/// An inventory as ConfigMap `data` and `binaryData`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    /// Text entries.
+    pub data: BTreeMap<String, String>,
+    /// Binary entries.
+    pub binary_data: BTreeMap<String, Vec<u8>>,
 }
 
 #[cfg(test)]
@@ -94,13 +125,36 @@ mod tests {
             ],
         };
         inv.sort();
-        let data = inv.to_data();
+        let encoded = inv.encode();
+        assert!(encoded.binary_data.is_empty());
+        let json = &encoded.data[DATA_KEY];
         assert!(
-            data[DATA_KEY].contains(r#""kind":"Deployment","namespace":"demo","name":"web","apiVersion":"apps/v1""#),
-            "{}",
-            data[DATA_KEY]
+            json.contains(r#""kind":"Deployment","namespace":"demo","name":"web","apiVersion":"apps/v1""#),
+            "{json}"
         );
-        assert_eq!(Inventory::from_data(&data), Ok(inv));
-        assert!(Inventory::from_data(&BTreeMap::new()).is_err());
+        assert_eq!(Inventory::decode(&encoded.data, &encoded.binary_data), Ok(inv));
+        assert!(Inventory::decode(&BTreeMap::new(), &BTreeMap::new()).is_err());
+    }
+
+    #[test]
+    fn large_inventories_are_compressed() {
+        let entries: Vec<InventoryEntry> = (0..10_000)
+            .map(|i| InventoryEntry {
+                key: ObjectKey {
+                    group: "".into(),
+                    kind: "ConfigMap".into(),
+                    namespace: Some("bench".into()),
+                    name: format!("config-{i:05}"),
+                },
+                api_version: "v1".into(),
+                hash: format!("sha256:{i:064x}"),
+            })
+            .collect();
+        let inv = Inventory { app: "big".into(), commit: Some("c".into()), render_digest: None, entries };
+        let encoded = inv.encode();
+        assert!(encoded.data.is_empty());
+        let size = encoded.binary_data[COMPRESSED_KEY].len();
+        assert!(size < 512 * 1024, "10,000 entries compress to {size} bytes");
+        assert_eq!(Inventory::decode(&encoded.data, &encoded.binary_data), Ok(inv));
     }
 }

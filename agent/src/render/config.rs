@@ -62,6 +62,10 @@ pub struct App {
     /// ...unless this is set.
     #[serde(default)]
     pub allow_large_prune: bool,
+    /// How long each wave of this app may take to become healthy (`5m`);
+    /// the agent's `--health-timeout` when unset.
+    #[serde(default)]
+    pub health_timeout: Option<String>,
 }
 
 fn yes() -> bool {
@@ -102,6 +106,11 @@ pub enum AppMode {
 }
 
 impl App {
+    /// The app's health timeout, if it sets one (validated by [`parse`]).
+    pub fn health_timeout(&self) -> Option<std::time::Duration> {
+        self.health_timeout.as_deref().and_then(|t| crate::duration::parse_duration(t).ok())
+    }
+
     /// Where the app's manifests come from.
     pub fn source(&self) -> AppSource {
         match (&self.path, &self.chart) {
@@ -207,6 +216,9 @@ fn validate(file: &str, config: &Config) -> Result<(), ConfigError> {
         }
         if let Some(bad) = app.values.iter().find(|v| !is_repo_path(v)) {
             return Err(field(app, "values", format!("{bad:?} must be a relative path inside the repository")));
+        }
+        if let Some(Err(problem)) = app.health_timeout.as_deref().map(crate::duration::parse_duration) {
+            return Err(field(app, "healthTimeout", problem));
         }
         if app.prune_limit_percent > 100 {
             return Err(field(app, "pruneLimitPercent", "must be between 0 and 100".into()));
@@ -345,6 +357,10 @@ apps:
                 "plumb.yaml: app \"a\": chart: set either path, or repo + name + version",
             ),
             ("apps:\n  - {name: a, path: x, mode: sometimes}\n", "plumb.yaml: line 2 column"),
+            (
+                "apps:\n  - {name: a, path: x, healthTimeout: soon}\n",
+                "plumb.yaml: app \"a\": healthTimeout: \"soon\" is not a duration",
+            ),
             (
                 "apps:\n  - {name: a, path: x, dependsOn: [c]}\n  - {name: b, path: x, dependsOn: [a]}\n  - {name: c, path: x, dependsOn: [b]}\n",
                 "plumb.yaml: apps depend on each other in a cycle: a -> c -> b -> a; remove one dependsOn",

@@ -22,7 +22,7 @@ pub fn load(tree: &dyn Tree, dir: &str) -> Result<Vec<RenderedObject>, RenderErr
 /// Parses the documents of one file. `path` names it in errors and origins
 /// (`path` for a single document, `path#N` for the Nth non-empty one of several).
 pub fn parse_documents(path: &str, text: &str) -> Result<Vec<RenderedObject>, RenderError> {
-    let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(text, serde_saphyr::Options::default())
+    let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(text, parse_options())
         .map_err(|e| RenderError::Parse { path: path.to_string(), reason: super::yaml_error(&e) })?;
     let several = documents.len() > 1;
     let mut objects = Vec::new();
@@ -40,6 +40,19 @@ pub fn parse_documents(path: &str, text: &str) -> Result<Vec<RenderedObject>, Re
     }
     Ok(objects)
 }
+
+/// The parser's defaults (which refuse alias bombs and deep nesting), but
+/// with room for generated files of many documents.
+fn parse_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_documents = MAX_DOCUMENTS_PER_FILE;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
+/// Documents one manifest file may hold.
+pub const MAX_DOCUMENTS_PER_FILE: usize = 100_000;
 
 /// The items of a `*List` kind (`v1/List`, `ConfigMapList`...).
 fn list_items(document: &Value) -> Option<&Vec<Value>> {

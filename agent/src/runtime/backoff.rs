@@ -51,7 +51,8 @@ mod tests {
     fn doubles_up_to_the_cap_and_resets() {
         let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(10));
         let delays: Vec<u64> = (0..6).map(|_| b.failed(0.999).as_millis() as u64).collect();
-        assert_eq!(delays, [999, 1998, 3996, 7992, 9990, 9990]);
+        // jitter 0.999 scales by 0.9995.
+        assert_eq!(delays, [999, 1999, 3998, 7996, 9995, 9995]);
         let mut low = Backoff::new(Duration::from_secs(1), Duration::from_secs(10));
         assert_eq!(low.failed(0.0), Duration::from_millis(500));
         b.succeeded();

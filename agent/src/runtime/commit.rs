@@ -169,5 +169,6 @@ fn request(app: &App, objects: Vec<RenderedObject>, commit: &str) -> SyncRequest
             ..PrunePolicy::default()
         },
         remove_app: false,
+        health_timeout: app.health_timeout(),
     }
 }

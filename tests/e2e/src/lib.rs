@@ -70,6 +70,7 @@ pub fn request(app: &str, namespace: &str, yaml: &str, commit: &str) -> SyncRequ
         mode: Mode::Enforce,
         prune: PrunePolicy::default(),
         remove_app: false,
+        health_timeout: None,
     }
 }
 

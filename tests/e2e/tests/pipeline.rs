@@ -176,3 +176,26 @@ async fn a_failing_app_blocks_only_its_dependents() -> anyhow::Result<()> {
     ns.delete().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_health_timeout_from_plumb_yaml_bounds_the_wait() -> anyhow::Result<()> {
+    let cluster = TestCluster::get().await?;
+    let ns = TestNamespace::create(&cluster.client(), "timeout").await?;
+    let _readiness = PodReadiness::start(cluster.client(), Some(ns.name()));
+    let agent = Agent::start(&cluster, ns.name()).await?;
+    let repo = ConfigRepo::new()?;
+    let config = format!("apps:\n  - {{name: slow, namespace: {}, path: slow, healthTimeout: 2s}}\n", ns.name());
+    let never_ready = deployment("slow:1").replace(
+        "    metadata: {labels: {app: web}}",
+        "    metadata: {labels: {app: web}, annotations: {testenv.plumb.dev/outcome: never-ready}}",
+    );
+    repo.commit(&[("plumb.yaml", &config), ("slow/deploy.yaml", &never_ready)], &[], "slow")?;
+    let started = std::time::Instant::now();
+    let report = repo.sync(&agent.syncer).await?;
+    let Some(AppOutcome::Synced(sync)) = report.app("slow") else { panic!("{report:#?}") };
+    let message = sync.result.as_ref().expect_err("times out").to_string();
+    assert!(message.contains("not healthy after 2s: 0 of 1 updated replicas available"), "{message}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    ns.delete().await?;
+    Ok(())
+}

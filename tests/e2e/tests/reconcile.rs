@@ -478,3 +478,34 @@ async fn apply_is_server_side_with_field_manager_plumb() -> anyhow::Result<()> {
     ns.delete().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_app_keeps_a_compressed_inventory_and_resyncs_for_free() -> anyhow::Result<()> {
+    let cluster = TestCluster::get().await?;
+    let ns = TestNamespace::create(&cluster.client(), "large").await?;
+    let agent = Agent::start(&cluster, ns.name()).await?;
+    let names: Vec<String> = (0..1200).map(|i| format!("config-{i:04}")).collect();
+    let yaml = config_maps(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    let started = std::time::Instant::now();
+    let first = agent.sync("large", ns.name(), &yaml, "c1").await;
+    assert_ok(&first);
+    println!("cold sync of 1200 ConfigMaps (dry-run + apply): {:?}", started.elapsed());
+    assert_eq!(first.done(ObjectAction::Create), 1200);
+
+    let inventory = Api::<ConfigMap>::namespaced(cluster.client(), ns.name()).get("plumb-inventory-large").await?;
+    assert!(inventory.data.unwrap_or_default().is_empty());
+    assert!(
+        inventory.binary_data.unwrap_or_default().contains_key("inventory.json.gz"),
+        "large inventories are compressed"
+    );
+
+    let writes = agent.requests.writes();
+    let started = std::time::Instant::now();
+    let again = agent.sync("large", ns.name(), &yaml, "c1").await;
+    assert_ok(&again);
+    println!("no-op re-sync of 1200 ConfigMaps: {:?}", started.elapsed());
+    assert_eq!(agent.requests.writes(), writes, "a no-op sync writes nothing");
+    assert_eq!(again.planned(ObjectAction::Unchanged).len(), 1200);
+    ns.delete().await?;
+    Ok(())
+}
