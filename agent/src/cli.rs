@@ -175,6 +175,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     use anyhow::Context;
+    use tracing::Instrument;
 
     use crate::apply::{SyncOptions, Syncer};
     use crate::runtime::agent::{self, AgentConfig};
@@ -190,7 +191,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         health_timeout: args.health_timeout,
         ..SyncOptions::default()
     };
-    let syncer = Arc::new(Syncer::new(client, options).await?);
+    let (cache, suspects) = crate::live::LiveCache::new(client.clone());
+    let syncer = Arc::new(Syncer::new(client, options).await?.with_live_cache(cache.clone()));
+    let drift = Arc::new(crate::live::DriftRegistry::default());
+    let detector = crate::live::DriftDetector::new(cache, syncer.clone(), drift.clone());
+    tokio::spawn(detector.run(suspects).instrument(tracing::info_span!("drift")));
     let reference = match (args.commit, args.tag) {
         (Some(commit), _) => GitRef::Commit(commit),
         (None, Some(tag)) => GitRef::Tag(tag),

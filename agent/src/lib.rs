@@ -13,6 +13,7 @@ pub mod cli;
 pub mod client;
 pub mod demo;
 pub mod duration;
+pub mod live;
 pub mod plan;
 pub mod render;
 pub mod runtime;

@@ -7,16 +7,23 @@
 //! to be healthy, prune in reverse order, and write the inventory.
 //!
 //! - [`catalog`] — discovery.
+//! - [`objects`] — single-object apply, dry-run and reads.
+//! - [`observe`] — live metadata for the plan (live cache or lists).
 //! - [`health`] — pure health rules.
 //! - [`store`] — the inventory ConfigMap.
-//! - [`sync`] — the sync itself and its [`SyncReport`].
+//! - [`report`] — the change set of a sync.
+//! - [`sync`] — the sync itself.
 
 pub mod catalog;
 pub mod health;
+pub mod objects;
+pub mod observe;
+pub mod report;
 pub mod store;
 pub mod sync;
 
-pub use sync::{Mode, ObjectAction, ObjectReport, SyncOptions, SyncReport, SyncRequest, Syncer};
+pub use report::{ObjectAction, ObjectReport, SyncReport};
+pub use sync::{Mode, SyncOptions, SyncRequest, Syncer};
 
 use crate::plan::PlanError;
 
@@ -101,6 +108,9 @@ pub enum ApplyError {
         /// What is wrong.
         reason: String,
     },
+    /// The live cache could not serve the sync.
+    #[error(transparent)]
+    Live(crate::live::LiveError),
     /// An API request failed.
     #[error("could not {what}: {source}")]
     Kube {

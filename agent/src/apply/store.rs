@@ -2,7 +2,8 @@
 //! read at the start of a sync (so a restarted agent prunes correctly) and
 //! written before the first write of a sync and after it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -21,21 +22,26 @@ pub fn inventory_name(app: &str) -> String {
     format!("plumb-inventory-{app}")
 }
 
-/// Reads and writes inventories in one namespace.
-#[derive(Clone)]
+/// Reads and writes inventories in one namespace. plumb (its leader) is
+/// their only writer, so what it last read or wrote is kept in memory and
+/// steady-state syncs do not read them again.
 pub struct InventoryStore {
     api: Api<ConfigMap>,
     namespace: String,
+    known: Mutex<HashMap<String, Inventory>>,
 }
 
 impl InventoryStore {
     /// A store in `namespace`.
     pub fn new(client: kube::Client, namespace: &str) -> Self {
-        Self { api: Api::namespaced(client, namespace), namespace: namespace.to_string() }
+        Self { api: Api::namespaced(client, namespace), namespace: namespace.to_string(), known: Mutex::default() }
     }
 
     /// The app's inventory, or `None` before its first sync.
     pub async fn read(&self, app: &str) -> Result<Option<Inventory>, ApplyError> {
+        if let Some(known) = self.known().get(app) {
+            return Ok(Some(known.clone()));
+        }
         let name = inventory_name(app);
         let found = self.api.get_opt(&name).await.map_err(|source| ApplyError::Kube {
             what: format!("read inventory ConfigMap {}/{name}", self.namespace),
@@ -44,9 +50,14 @@ impl InventoryStore {
         let Some(cm) = found else { return Ok(None) };
         let binary: BTreeMap<String, Vec<u8>> =
             cm.binary_data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
-        Inventory::decode(&cm.data.unwrap_or_default(), &binary)
-            .map(Some)
-            .map_err(|reason| ApplyError::CorruptInventory { namespace: self.namespace.clone(), name, reason })
+        let inventory = Inventory::decode(&cm.data.unwrap_or_default(), &binary)
+            .map_err(|reason| ApplyError::CorruptInventory { namespace: self.namespace.clone(), name, reason })?;
+        self.known().insert(app.to_string(), inventory.clone());
+        Ok(Some(inventory))
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, HashMap<String, Inventory>> {
+        self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Writes the app's inventory.
@@ -67,15 +78,24 @@ impl InventoryStore {
             binary_data: Some(encoded.binary_data.into_iter().map(|(k, v)| (k, ByteString(v))).collect()),
             ..ConfigMap::default()
         };
-        self.api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await.map_err(
-            |source| ApplyError::Kube { what: format!("write inventory ConfigMap {}/{name}", self.namespace), source },
-        )?;
-        Ok(())
+        let written = self.api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await;
+        match written {
+            Ok(_) => {
+                self.known().insert(inventory.app.clone(), inventory.clone());
+                Ok(())
+            }
+            Err(source) => {
+                // Unknown state now: read it back next time.
+                self.known().remove(&inventory.app);
+                Err(ApplyError::Kube { what: format!("write inventory ConfigMap {}/{name}", self.namespace), source })
+            }
+        }
     }
 
     /// Deletes the app's inventory (after the app was removed and pruned).
     pub async fn delete(&self, app: &str) -> Result<(), ApplyError> {
         let name = inventory_name(app);
+        self.known().remove(app);
         match self.api.delete(&name, &DeleteParams::default()).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),

@@ -1,26 +1,28 @@
 //! One sync of one app, from rendered objects to an updated inventory.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, TryStreamExt, stream};
-use kube::api::{
-    Api, DeleteParams, DynamicObject, ListParams, PartialObjectMeta, Patch, PatchParams, PropagationPolicy,
-};
-use kube::discovery::ApiResource;
+use futures::{StreamExt, stream};
+use kube::api::{DeleteParams, PropagationPolicy};
 use serde_json::Value;
-use tokio::sync::RwLock;
 use tracing::{Instrument, debug, info, info_span};
 
 use super::catalog::Catalog;
 use super::health::{Health, health};
+use super::objects::{Objects, api_message};
+use super::observe::live_meta;
+use super::report::{SyncReport, fill_report};
 use super::store::InventoryStore;
 use super::{ApplyError, ObjectFailure};
+use crate::live::drift::managed_fields;
+use crate::live::fields::fingerprint;
+use crate::live::{Expected, LiveCache};
 use crate::plan::changes::plan;
 use crate::plan::{
-    APP_LABEL, Action, AppContext, DesiredObject, FIELD_MANAGER, Inventory, InventoryEntry, LeftAlone, LiveMeta,
-    ObjectKey, PRUNE_ANNOTATION, Plan, PlanError, PlanInput, PrunePolicy, RenderedObject, normalise,
+    Action, AppContext, DesiredObject, Inventory, InventoryEntry, LeftAlone, ObjectKey, Plan, PlanError, PlanInput,
+    PrunePolicy, RenderedObject, normalise,
 };
 
 /// Whether a sync may change the cluster.
@@ -97,122 +99,14 @@ impl SyncRequest {
     }
 }
 
-/// What the plan decided for an object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObjectAction {
-    /// Created (or would be).
-    Create,
-    /// Updated (or would be).
-    Update,
-    /// Already as desired.
-    Unchanged,
-    /// Deleted because it left Git (or would be).
-    Prune,
-    /// Left Git but kept.
-    LeftAlone(LeftAlone),
-    /// Left Git and was already gone.
-    Gone,
-}
-
-impl ObjectAction {
-    /// Lower-case name for metrics and messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ObjectAction::Create => "create",
-            ObjectAction::Update => "update",
-            ObjectAction::Unchanged => "unchanged",
-            ObjectAction::Prune => "prune",
-            ObjectAction::LeftAlone(_) => "left-alone",
-            ObjectAction::Gone => "gone",
-        }
-    }
-}
-
-/// One object's part in a sync.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectReport {
-    /// The object.
-    pub key: ObjectKey,
-    /// What the plan decided.
-    pub action: ObjectAction,
-    /// The action was carried out (false in report mode or after a failure).
-    pub done: bool,
-    /// Why it failed, if it did.
-    pub error: Option<String>,
-    /// Time the write took.
-    pub duration: Duration,
-}
-
-/// The change set of one sync.
-#[derive(Debug)]
-pub struct SyncReport {
-    /// The app.
-    pub app: String,
-    /// The commit synced.
-    pub commit: Option<String>,
-    /// Enforce or report.
-    pub mode: Mode,
-    /// Every object the plan covered, in plan order.
-    pub objects: Vec<ObjectReport>,
-    /// Number of apply waves.
-    pub waves: usize,
-    /// Success, or why the sync failed.
-    pub result: Result<(), ApplyError>,
-    /// Wall time.
-    pub duration: Duration,
-}
-
-impl SyncReport {
-    /// A report for a sync that could not start.
-    pub fn failed(app: &str, commit: &str, error: ApplyError) -> Self {
-        Self {
-            app: app.to_string(),
-            commit: Some(commit.to_string()),
-            mode: Mode::Enforce,
-            objects: Vec::new(),
-            waves: 0,
-            result: Err(error),
-            duration: Duration::ZERO,
-        }
-    }
-
-    /// Objects with `action`, carried out or not.
-    pub fn planned(&self, action: ObjectAction) -> Vec<&ObjectKey> {
-        self.objects.iter().filter(|o| o.action == action).map(|o| &o.key).collect()
-    }
-
-    /// Number of objects with `action` that were carried out.
-    pub fn done(&self, action: ObjectAction) -> usize {
-        self.objects.iter().filter(|o| o.action == action && o.done).count()
-    }
-
-    /// `created 1, configured 2, pruned 0, unchanged 5`.
-    pub fn summary(&self) -> String {
-        format!(
-            "created {}, configured {}, pruned {}, unchanged {}",
-            self.done(ObjectAction::Create),
-            self.done(ObjectAction::Update),
-            self.done(ObjectAction::Prune),
-            self.planned(ObjectAction::Unchanged).len()
-        )
-    }
-
-    fn record(&mut self, key: &ObjectKey, outcome: Result<(), String>, duration: Duration) {
-        if let Some(o) = self.objects.iter_mut().find(|o| &o.key == key) {
-            o.done = outcome.is_ok();
-            o.error = outcome.err();
-            o.duration = duration;
-        }
-    }
-}
-
 /// Applies apps to one cluster. Cheap to share: discovery is cached and
 /// refreshed only when a render names a kind it does not know.
 pub struct Syncer {
-    client: kube::Client,
-    catalog: RwLock<Arc<Catalog>>,
+    objects: Objects,
     store: InventoryStore,
     options: SyncOptions,
+    live: Option<Arc<LiveCache>>,
+    in_flight: Mutex<HashSet<ObjectKey>>,
 }
 
 /// What [`Syncer::apply_waves`] works through.
@@ -226,17 +120,52 @@ struct Waves<'a> {
     deferred: &'a [usize],
     /// How long each wave may take to become healthy.
     timeout: Duration,
+    /// Drift of these objects is corrected (enforce mode).
+    enforce: bool,
 }
-
-/// The result of one object's apply: the object as the server returned it.
-type Applied = Result<Value, String>;
 
 impl Syncer {
     /// A syncer for the cluster `client` talks to.
     pub async fn new(client: kube::Client, options: SyncOptions) -> Result<Self, ApplyError> {
-        let catalog = Catalog::discover(&client).await?;
-        let store = InventoryStore::new(client.clone(), &options.inventory_namespace);
-        Ok(Self { client, catalog: RwLock::new(Arc::new(catalog)), store, options })
+        let objects = Objects::new(client.clone(), options.concurrency).await?;
+        let store = InventoryStore::new(client, &options.inventory_namespace);
+        Ok(Self { objects, store, options, live: None, in_flight: Mutex::default() })
+    }
+
+    /// Plans from `cache` instead of listing objects, and records in it what
+    /// each apply left, so drift can be told from plumb's own writes.
+    pub fn with_live_cache(mut self, cache: Arc<LiveCache>) -> Self {
+        self.live = Some(cache);
+        self
+    }
+
+    /// True while a sync is applying `key`.
+    pub fn in_flight(&self, key: &ObjectKey) -> bool {
+        self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(key)
+    }
+
+    fn set_in_flight(&self, keys: impl IntoIterator<Item = ObjectKey>, on: bool) {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for key in keys {
+            if on {
+                in_flight.insert(key);
+            } else {
+                in_flight.remove(&key);
+            }
+        }
+    }
+
+    /// Server-side applies one object (or dry-runs it), outside a sync:
+    /// drift correction and drift diffs.
+    pub async fn apply_object(&self, o: &DesiredObject, dry_run: bool) -> Result<Value, String> {
+        let catalog = self.objects.catalog().await;
+        self.objects.apply(&catalog, o, dry_run).await
+    }
+
+    /// Reads one object as it is in the cluster.
+    pub async fn get_object(&self, o: &DesiredObject) -> Result<Option<Value>, String> {
+        let catalog = self.objects.catalog().await;
+        self.objects.get(&catalog, o).await
     }
 
     /// Syncs one app. Never panics on bad input: every failure is in the report.
@@ -254,6 +183,9 @@ impl Syncer {
         let span = info_span!("sync", app = %request.app.name, commit = request.commit.as_deref().unwrap_or("-"));
         report.result = self.run(&request, &mut report).instrument(span).await;
         report.duration = started.elapsed();
+        if let Some(cache) = &self.live {
+            cache.stop_unused_watches();
+        }
         match &report.result {
             Ok(()) => info!(app = %report.app, summary = %report.summary(), duration = ?report.duration, "synced"),
             Err(error) => info!(app = %report.app, %error, "sync failed"),
@@ -276,7 +208,16 @@ impl Syncer {
             .chain(previous.iter().flat_map(|i| i.entries.iter().map(|e| &e.key)))
             .map(|k| (k.group.clone(), k.kind.clone()))
             .collect();
-        let live = self.live_meta(&catalog, app, &kinds).await?;
+        let live = live_meta(
+            self.objects.client(),
+            self.live.as_deref(),
+            &catalog,
+            app,
+            &kinds,
+            previous.as_ref(),
+            self.options.concurrency,
+        )
+        .await?;
         let plan = plan(PlanInput {
             app,
             desired: &desired,
@@ -287,7 +228,9 @@ impl Syncer {
         })?;
         fill_report(report, &plan, &desired);
         debug!(waves = plan.waves.len(), prune = plan.prune.len(), "planned");
-        if request.mode == Mode::Report {
+        let enforce = request.mode == Mode::Enforce;
+        self.expect_unchanged(&plan, &desired, enforce);
+        if !enforce {
             return Ok(());
         }
 
@@ -320,7 +263,7 @@ impl Syncer {
 
         let mut working = previous.clone().unwrap_or_else(|| Inventory { app: app.clone(), ..Default::default() });
         for &i in &writes {
-            upsert(&mut working, &desired[i], String::new());
+            upsert(&mut working, &desired[i], String::new(), 0);
         }
         working.sort();
         self.store.write(&working).await?;
@@ -330,6 +273,7 @@ impl Syncer {
             plan: &plan,
             deferred: &deferred,
             timeout: request.health_timeout.unwrap_or(self.options.health_timeout),
+            enforce,
         };
         let applied = self.apply_waves(catalog, &waves, &mut working, report).await;
         let pruned = match &applied {
@@ -342,6 +286,9 @@ impl Syncer {
             .chain(plan.left_alone.iter().filter(|(_, why)| *why == LeftAlone::NotOwned).map(|(k, _)| k))
             .collect();
         working.entries.retain(|e| !forgotten.contains(&e.key));
+        if let Some(cache) = &self.live {
+            forgotten.iter().for_each(|k| cache.forget(k));
+        }
         if applied.is_ok() && pruned.is_ok() {
             working.commit = request.commit.clone();
             working.render_digest = request.render_digest.clone();
@@ -355,10 +302,30 @@ impl Syncer {
         applied.and(pruned)
     }
 
+    /// Records, for objects the plan leaves unchanged, that their live
+    /// state is what plumb expects (first sync after a start, or a new
+    /// desired manifest with the same content).
+    fn expect_unchanged(&self, plan: &Plan, desired: &[DesiredObject], enforce: bool) {
+        let Some(cache) = &self.live else { return };
+        for step in plan.waves.iter().flatten().filter(|s| s.action == Action::Unchanged) {
+            let o = &desired[step.index];
+            let known = cache.expected(&o.key).is_some_and(|e| e.desired.hash == o.hash && e.enforce == enforce);
+            if let (false, Some(entry)) = (known, cache.entry(&o.key)) {
+                let expected = Expected {
+                    fingerprint: entry.fingerprint,
+                    generation: entry.generation,
+                    desired: Arc::new(o.clone()),
+                    enforce,
+                };
+                cache.expect(o.key.clone(), expected);
+            }
+        }
+    }
+
     /// Normalises the render against the cluster's kinds (refreshing
     /// discovery once if the render names a kind it does not know).
     async fn desired_objects(&self, request: &SyncRequest) -> Result<(Arc<Catalog>, Vec<DesiredObject>), ApplyError> {
-        let mut catalog = self.catalog.read().await.clone();
+        let mut catalog = self.objects.catalog().await;
         let mut refreshed = false;
         loop {
             let mut scopes = catalog.scopes();
@@ -373,7 +340,7 @@ impl Syncer {
             }
             let unknown_kind = errors.iter().any(|e| matches!(e, PlanError::UnknownKind { .. }));
             if unknown_kind && !refreshed {
-                catalog = self.refresh_catalog().await?;
+                catalog = self.objects.refresh_catalog().await?;
                 refreshed = true;
                 continue;
             }
@@ -394,118 +361,9 @@ impl Syncer {
         }
     }
 
-    async fn refresh_catalog(&self) -> Result<Arc<Catalog>, ApplyError> {
-        let fresh = Arc::new(Catalog::discover(&self.client).await?);
-        *self.catalog.write().await = fresh.clone();
-        Ok(fresh)
-    }
-
-    /// Live metadata of the app's objects: one label-selected,
-    /// metadata-only list per kind.
-    async fn live_meta(
-        &self,
-        catalog: &Catalog,
-        app: &str,
-        kinds: &BTreeSet<(String, String)>,
-    ) -> Result<HashMap<ObjectKey, LiveMeta>, ApplyError> {
-        let selector = format!("{APP_LABEL}={app}");
-        let targets: Vec<(ApiResource, String, String)> = kinds
-            .iter()
-            .filter_map(|(group, kind)| Some((catalog.preferred(group, kind)?.0, group.clone(), kind.clone())))
-            .collect();
-        let lists: Vec<(String, String, Vec<PartialObjectMeta<DynamicObject>>)> = stream::iter(targets)
-            .map(|(resource, group, kind)| {
-                let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
-                let params = ListParams::default().labels(&selector);
-                let selector = selector.clone();
-                async move {
-                    let list = api.list_metadata(&params).await.map_err(|source| ApplyError::Kube {
-                        what: format!("list {kind} objects labelled {selector}"),
-                        source,
-                    })?;
-                    Ok::<_, ApplyError>((group, kind, list.items))
-                }
-            })
-            .buffer_unordered(self.options.concurrency)
-            .try_collect()
-            .await?;
-        let mut live = HashMap::new();
-        for (group, kind, items) in lists {
-            for item in items {
-                let meta = item.metadata;
-                let key = ObjectKey {
-                    group: group.clone(),
-                    kind: kind.clone(),
-                    namespace: meta.namespace.clone(),
-                    name: meta.name.clone().unwrap_or_default(),
-                };
-                let applied_by_plumb =
-                    meta.managed_fields.iter().flatten().any(|m| {
-                        m.manager.as_deref() == Some(FIELD_MANAGER) && m.operation.as_deref() == Some("Apply")
-                    });
-                live.insert(
-                    key,
-                    LiveMeta {
-                        app_label: meta.labels.as_ref().and_then(|l| l.get(APP_LABEL)).cloned(),
-                        prune_disabled: meta
-                            .annotations
-                            .as_ref()
-                            .and_then(|a| a.get(PRUNE_ANNOTATION))
-                            .map(String::as_str)
-                            == Some("disabled"),
-                        applied_by_plumb,
-                    },
-                );
-            }
-        }
-        Ok(live)
-    }
-
-    fn api_for(&self, catalog: &Catalog, api_version: &str, key: &ObjectKey) -> Result<Api<DynamicObject>, String> {
-        let (resource, namespaced) = catalog
-            .resolve(api_version, &key.kind)
-            .or_else(|| catalog.preferred(&key.group, &key.kind))
-            .ok_or_else(|| format!("the cluster does not serve {api_version} {}", key.kind))?;
-        Ok(match (&key.namespace, namespaced) {
-            (Some(ns), true) => Api::namespaced_with(self.client.clone(), ns, &resource),
-            _ => Api::all_with(self.client.clone(), &resource),
-        })
-    }
-
-    /// Server-side applies `indexes` (bounded concurrency); each result is
-    /// the object as the server returned it, or the server's message.
-    async fn apply_many(
-        &self,
-        catalog: &Catalog,
-        desired: &[DesiredObject],
-        indexes: &[usize],
-        dry_run: bool,
-    ) -> Vec<(usize, Applied, Duration)> {
-        let mut params = PatchParams::apply(FIELD_MANAGER).force();
-        if dry_run {
-            params = params.dry_run();
-        }
-        let params = &params;
-        stream::iter(indexes.iter().copied())
-            .map(|i| async move {
-                let started = Instant::now();
-                let o = &desired[i];
-                let result = async {
-                    let api = self.api_for(catalog, &o.api_version, &o.key)?;
-                    let applied =
-                        api.patch(&o.key.name, params, &Patch::Apply(&o.manifest)).await.map_err(api_message)?;
-                    serde_json::to_value(applied).map_err(|e| e.to_string())
-                }
-                .await;
-                (i, result, started.elapsed())
-            })
-            .buffer_unordered(self.options.concurrency.max(1))
-            .collect()
-            .await
-    }
-
     async fn dry_run(&self, catalog: &Catalog, desired: &[DesiredObject], indexes: &[usize]) -> Result<(), ApplyError> {
         let mut failures: Vec<ObjectFailure> = self
+            .objects
             .apply_many(catalog, desired, indexes, true)
             .await
             .into_iter()
@@ -526,7 +384,7 @@ impl Syncer {
         working: &mut Inventory,
         report: &mut SyncReport,
     ) -> Result<(), ApplyError> {
-        let Waves { desired, plan, deferred, timeout } = *waves;
+        let Waves { desired, plan, deferred, timeout, enforce } = *waves;
         for wave in &plan.waves {
             let writes: Vec<usize> = wave.iter().filter(|s| s.action != Action::Unchanged).map(|s| s.index).collect();
             if writes.is_empty() {
@@ -537,17 +395,30 @@ impl Syncer {
                 // Their CRDs and Namespaces were applied and became healthy
                 // in earlier waves.
                 if late.iter().any(|&i| catalog.resolve(&desired[i].api_version, &desired[i].key.kind).is_none()) {
-                    catalog = self.refresh_catalog().await?;
+                    catalog = self.objects.refresh_catalog().await?;
                 }
                 self.dry_run(&catalog, desired, &late).await?;
             }
+            let keys = || writes.iter().map(|&i| desired[i].key.clone());
+            self.set_in_flight(keys(), true);
+            let results = self.objects.apply_many(&catalog, desired, &writes, false).await;
             let mut healthy_wait = Vec::new();
             let mut failures = Vec::new();
-            for (i, result, duration) in self.apply_many(&catalog, desired, &writes, false).await {
+            for (i, result, duration) in results {
                 let o = &desired[i];
                 match result {
                     Ok(object) => {
-                        upsert(working, o, o.hash.clone());
+                        let fields = fingerprint(&managed_fields(&object));
+                        upsert(working, o, o.hash.clone(), fields);
+                        if let Some(cache) = &self.live {
+                            let expected = Expected {
+                                fingerprint: fields,
+                                generation: object["metadata"]["generation"].as_i64(),
+                                desired: Arc::new(o.clone()),
+                                enforce,
+                            };
+                            cache.expect(o.key.clone(), expected);
+                        }
                         report.record(&o.key, Ok(()), duration);
                         healthy_wait.push((i, object));
                     }
@@ -557,6 +428,7 @@ impl Syncer {
                     }
                 }
             }
+            self.set_in_flight(keys(), false);
             if !failures.is_empty() {
                 failures.sort_by(|a, b| a.object.cmp(&b.object));
                 return Err(ApplyError::ApplyFailed(failures));
@@ -596,12 +468,8 @@ impl Syncer {
             tokio::time::sleep(self.options.poll_interval).await;
             pending = stream::iter(waiting)
                 .map(|(i, last, _)| async move {
-                    let o = &desired[i];
-                    let fresh = match self.api_for(catalog, &o.api_version, &o.key) {
-                        Ok(api) => api.get(&o.key.name).await.ok().and_then(|d| serde_json::to_value(d).ok()),
-                        Err(_) => None,
-                    };
                     // A failed read is retried on the next round.
+                    let fresh = self.objects.get(catalog, &desired[i]).await.ok().flatten();
                     (i, fresh.unwrap_or(last))
                 })
                 .buffer_unordered(self.options.concurrency.max(1))
@@ -613,13 +481,13 @@ impl Syncer {
     /// Deletes what left Git, in plan order (reverse kind rank), and waits
     /// for Namespaces and CRDs to be gone.
     async fn prune(&self, plan: &Plan, working: &mut Inventory, report: &mut SyncReport) -> Result<(), ApplyError> {
-        let catalog = self.catalog.read().await.clone();
+        let catalog = self.objects.catalog().await;
         let params = DeleteParams { propagation_policy: Some(self.options.propagation.clone()), ..Default::default() };
         let mut failures = Vec::new();
         let mut wait_gone = Vec::new();
         for entry in &plan.prune {
             let started = Instant::now();
-            let result = match self.api_for(&catalog, &entry.api_version, &entry.key) {
+            let result = match self.objects.api_for(&catalog, &entry.api_version, &entry.key) {
                 Ok(api) => match api.delete(&entry.key.name, &params).await {
                     Ok(_) => Ok(Some(api)),
                     Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
@@ -631,6 +499,9 @@ impl Syncer {
             match result {
                 Ok(api) => {
                     working.entries.retain(|e| e.key != entry.key);
+                    if let Some(cache) = &self.live {
+                        cache.forget(&entry.key);
+                    }
                     if matches!(entry.key.kind.as_str(), "Namespace" | "CustomResourceDefinition") {
                         wait_gone.extend(api.map(|api| (api, entry)));
                     }
@@ -658,46 +529,22 @@ impl Syncer {
     }
 }
 
-fn fill_report(report: &mut SyncReport, plan: &Plan, desired: &[DesiredObject]) {
-    report.waves = plan.waves.len();
-    let entry = |key: &ObjectKey, action| ObjectReport {
-        key: key.clone(),
-        action,
-        done: false,
-        error: None,
-        duration: Duration::ZERO,
-    };
-    for step in plan.waves.iter().flatten() {
-        let action = match step.action {
-            Action::Create => ObjectAction::Create,
-            Action::Update => ObjectAction::Update,
-            Action::Unchanged => ObjectAction::Unchanged,
-        };
-        report.objects.push(entry(&desired[step.index].key, action));
-    }
-    report.objects.extend(plan.prune.iter().map(|e| entry(&e.key, ObjectAction::Prune)));
-    report.objects.extend(plan.left_alone.iter().map(|(k, why)| entry(k, ObjectAction::LeftAlone(*why))));
-    report.objects.extend(plan.gone.iter().map(|k| entry(k, ObjectAction::Gone)));
-}
-
-fn upsert(inventory: &mut Inventory, o: &DesiredObject, hash: String) {
+fn upsert(inventory: &mut Inventory, o: &DesiredObject, hash: String, fields: u64) {
     match inventory.entries.iter_mut().find(|e| e.key == o.key) {
         Some(e) => {
             e.api_version = o.api_version.clone();
             e.hash = hash;
+            e.fields = fields;
         }
-        None => inventory.entries.push(InventoryEntry { key: o.key.clone(), api_version: o.api_version.clone(), hash }),
+        None => inventory.entries.push(InventoryEntry {
+            key: o.key.clone(),
+            api_version: o.api_version.clone(),
+            hash,
+            fields,
+        }),
     }
 }
 
 fn failure(o: &DesiredObject, message: String) -> ObjectFailure {
     ObjectFailure { object: o.key.to_string(), origin: o.origin.clone(), message }
-}
-
-/// The API server's message for a failed request (its Status message).
-fn api_message(error: kube::Error) -> String {
-    match error {
-        kube::Error::Api(status) => status.message,
-        other => other.to_string(),
-    }
 }

@@ -218,6 +218,7 @@ mod tests {
                     key: o.key.clone(),
                     api_version: o.api_version.clone(),
                     hash: o.hash.clone(),
+                    fields: 0,
                 })
                 .collect(),
             ..Default::default()

@@ -28,6 +28,14 @@ pub struct InventoryEntry {
     pub api_version: String,
     /// Hash of the desired manifest last applied.
     pub hash: String,
+    /// Fingerprint of plumb's managed fields after that apply (0: unknown),
+    /// so a restarted agent notices drift that happened while it was down.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fields: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Everything plumb manages for one app.
@@ -111,6 +119,7 @@ mod tests {
                     key: ObjectKey { group: "".into(), kind: "Namespace".into(), namespace: None, name: "demo".into() },
                     api_version: "v1".into(),
                     hash: "sha256:1".into(),
+                    fields: 0,
                 },
                 InventoryEntry {
                     key: ObjectKey {
@@ -121,6 +130,7 @@ mod tests {
                     },
                     api_version: "apps/v1".into(),
                     hash: "sha256:2".into(),
+                    fields: 7,
                 },
             ],
         };
@@ -148,6 +158,7 @@ mod tests {
                 },
                 api_version: "v1".into(),
                 hash: format!("sha256:{i:064x}"),
+                fields: i,
             })
             .collect();
         let inv = Inventory { app: "big".into(), commit: Some("c".into()), render_digest: None, entries };

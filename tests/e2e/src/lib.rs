@@ -34,12 +34,43 @@ pub struct Agent {
     /// Every request the agent made.
     pub requests: Arc<ApiRequests>,
     /// The syncer.
-    pub syncer: Syncer,
+    pub syncer: Arc<Syncer>,
+    /// Drift found by the live cache (agents started with [`Agent::start_live`]).
+    pub drift: Option<Arc<plumb::live::DriftRegistry>>,
+    detector: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Some(task) = &self.detector {
+            task.abort();
+        }
+    }
 }
 
 impl Agent {
-    /// An agent keeping inventories in `inventory_namespace`.
+    /// An agent keeping inventories in `inventory_namespace`, planning from
+    /// label-selected lists (no live cache).
     pub async fn start(cluster: &TestCluster, inventory_namespace: &str) -> anyhow::Result<Self> {
+        let (client, requests, syncer) = Self::parts(cluster, inventory_namespace).await?;
+        Ok(Self { client, requests, syncer: Arc::new(syncer), drift: None, detector: None })
+    }
+
+    /// An agent with the live cache and drift detector, as `plumb run` has.
+    pub async fn start_live(cluster: &TestCluster, inventory_namespace: &str) -> anyhow::Result<Self> {
+        let (client, requests, syncer) = Self::parts(cluster, inventory_namespace).await?;
+        let (cache, suspects) = plumb::live::LiveCache::new(client.clone());
+        let syncer = Arc::new(syncer.with_live_cache(cache.clone()));
+        let registry = Arc::new(plumb::live::DriftRegistry::default());
+        let detector = plumb::live::DriftDetector::new(cache, syncer.clone(), registry.clone());
+        let task = tokio::spawn(detector.run(suspects));
+        Ok(Self { client, requests, syncer, drift: Some(registry), detector: Some(task) })
+    }
+
+    async fn parts(
+        cluster: &TestCluster,
+        inventory_namespace: &str,
+    ) -> anyhow::Result<(kube::Client, Arc<ApiRequests>, Syncer)> {
         let kubeconfig = kube::config::Kubeconfig::read_from(cluster.kubeconfig_path())?;
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
         let (client, requests) = counted_client(config)?;
@@ -50,7 +81,7 @@ impl Agent {
             ..Default::default()
         };
         let syncer = Syncer::new(client.clone(), options).await?;
-        Ok(Self { client, requests, syncer })
+        Ok((client, requests, syncer))
     }
 
     /// Syncs `yaml` (a multi-document stream) as app `app` with default

@@ -1,0 +1,141 @@
+//! The change set of a sync: every object the plan covered, what was
+//! decided for it, whether it was carried out, how long it took and why it
+//! failed. Reporting (metrics, events, audit) consumes it.
+
+use std::time::Duration;
+
+use super::ApplyError;
+use super::sync::Mode;
+use crate::plan::{Action, DesiredObject, LeftAlone, ObjectKey, Plan};
+
+/// What the plan decided for an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectAction {
+    /// Created (or would be).
+    Create,
+    /// Updated (or would be).
+    Update,
+    /// Already as desired.
+    Unchanged,
+    /// Deleted because it left Git (or would be).
+    Prune,
+    /// Left Git but kept.
+    LeftAlone(LeftAlone),
+    /// Left Git and was already gone.
+    Gone,
+}
+
+impl ObjectAction {
+    /// Lower-case name for metrics and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectAction::Create => "create",
+            ObjectAction::Update => "update",
+            ObjectAction::Unchanged => "unchanged",
+            ObjectAction::Prune => "prune",
+            ObjectAction::LeftAlone(_) => "left-alone",
+            ObjectAction::Gone => "gone",
+        }
+    }
+}
+
+/// One object's part in a sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectReport {
+    /// The object.
+    pub key: ObjectKey,
+    /// What the plan decided.
+    pub action: ObjectAction,
+    /// The action was carried out (false in report mode or after a failure).
+    pub done: bool,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// Time the write took.
+    pub duration: Duration,
+}
+
+/// The change set of one sync.
+#[derive(Debug)]
+pub struct SyncReport {
+    /// The app.
+    pub app: String,
+    /// The commit synced.
+    pub commit: Option<String>,
+    /// Enforce or report.
+    pub mode: Mode,
+    /// Every object the plan covered, in plan order.
+    pub objects: Vec<ObjectReport>,
+    /// Number of apply waves.
+    pub waves: usize,
+    /// Success, or why the sync failed.
+    pub result: Result<(), ApplyError>,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+impl SyncReport {
+    /// A report for a sync that could not start.
+    pub fn failed(app: &str, commit: &str, error: ApplyError) -> Self {
+        Self {
+            app: app.to_string(),
+            commit: Some(commit.to_string()),
+            mode: Mode::Enforce,
+            objects: Vec::new(),
+            waves: 0,
+            result: Err(error),
+            duration: Duration::ZERO,
+        }
+    }
+
+    /// Objects with `action`, carried out or not.
+    pub fn planned(&self, action: ObjectAction) -> Vec<&ObjectKey> {
+        self.objects.iter().filter(|o| o.action == action).map(|o| &o.key).collect()
+    }
+
+    /// Number of objects with `action` that were carried out.
+    pub fn done(&self, action: ObjectAction) -> usize {
+        self.objects.iter().filter(|o| o.action == action && o.done).count()
+    }
+
+    /// `created 1, configured 2, pruned 0, unchanged 5`.
+    pub fn summary(&self) -> String {
+        format!(
+            "created {}, configured {}, pruned {}, unchanged {}",
+            self.done(ObjectAction::Create),
+            self.done(ObjectAction::Update),
+            self.done(ObjectAction::Prune),
+            self.planned(ObjectAction::Unchanged).len()
+        )
+    }
+
+    pub(crate) fn record(&mut self, key: &ObjectKey, outcome: Result<(), String>, duration: Duration) {
+        if let Some(o) = self.objects.iter_mut().find(|o| &o.key == key) {
+            o.done = outcome.is_ok();
+            o.error = outcome.err();
+            o.duration = duration;
+        }
+    }
+}
+
+/// Lists every object of `plan` in `report`, nothing carried out yet.
+pub(crate) fn fill_report(report: &mut SyncReport, plan: &Plan, desired: &[DesiredObject]) {
+    report.waves = plan.waves.len();
+    let entry = |key: &ObjectKey, action| ObjectReport {
+        key: key.clone(),
+        action,
+        done: false,
+        error: None,
+        duration: Duration::ZERO,
+    };
+    for step in plan.waves.iter().flatten() {
+        let action = match step.action {
+            Action::Create => ObjectAction::Create,
+            Action::Update => ObjectAction::Update,
+            Action::Unchanged => ObjectAction::Unchanged,
+        };
+        report.objects.push(entry(&desired[step.index].key, action));
+    }
+    report.objects.extend(plan.prune.iter().map(|e| entry(&e.key, ObjectAction::Prune)));
+    report.objects.extend(plan.left_alone.iter().map(|(k, why)| entry(k, ObjectAction::LeftAlone(*why))));
+    report.objects.extend(plan.gone.iter().map(|k| entry(k, ObjectAction::Gone)));
+}

@@ -1,0 +1,270 @@
+//! Drift: what changed, and who changed it. Pure functions over objects.
+//!
+//! plumb owns exactly the fields it applied. A field that leaves plumb's
+//! managed set was taken by another manager (an edit, patch, scale, a
+//! client-side or forced apply) or removed; a field that joins it was
+//! applied under plumb's name by someone else. Both are drift. Values the
+//! API server or a webhook defaulted, and status written by controllers,
+//! never touch plumb's set, so they never raise an alarm.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::fields::{FieldPath, paths, plumb_entry, under_pointer, value_at};
+use crate::plan::ObjectKey;
+
+/// Annotation listing JSON pointers whose drift is ignored (comma-separated).
+pub const IGNORE_ANNOTATION: &str = "plumb.dev/ignore";
+
+/// Shown instead of a Secret's values.
+pub const REDACTED: &str = "<redacted>";
+
+/// How an object drifted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftKind {
+    /// The object was deleted.
+    Deleted,
+    /// Fields plumb applied changed hands or vanished.
+    Modified,
+}
+
+/// One drifted field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldDrift {
+    /// Where (`spec.replicas`).
+    pub path: String,
+    /// What Git says (as the API server would store it).
+    pub desired: Option<Value>,
+    /// What the cluster has.
+    pub live: Option<Value>,
+    /// Managers that own the field now (`kubectl-edit (Update)`); empty when
+    /// it was removed.
+    pub managers: Vec<String>,
+}
+
+/// An object's drift.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    /// The object.
+    pub key: ObjectKey,
+    /// Deleted or modified.
+    pub kind: DriftKind,
+    /// The drifted fields (empty for a deleted object).
+    pub fields: Vec<FieldDrift>,
+}
+
+impl Drift {
+    /// The managers involved, deduplicated.
+    pub fn managers(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.fields.iter().flat_map(|f| f.managers.iter().cloned()).collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    /// `spec.replicas (kubectl-edit), data.key` — for events and logs.
+    pub fn summary(&self) -> String {
+        match self.kind {
+            DriftKind::Deleted => "deleted".to_string(),
+            DriftKind::Modified => self
+                .fields
+                .iter()
+                .map(|f| {
+                    if f.managers.is_empty() {
+                        f.path.clone()
+                    } else {
+                        format!("{} ({})", f.path, f.managers.join(", "))
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
+
+/// The `managedFields` of an object as the API returned it.
+pub fn managed_fields(object: &Value) -> Vec<ManagedFieldsEntry> {
+    serde_json::from_value(object["metadata"]["managedFields"].clone()).unwrap_or_default()
+}
+
+/// The JSON pointers of `plumb.dev/ignore` on `desired`.
+pub fn ignored_pointers(desired: &Value) -> Vec<String> {
+    desired["metadata"]["annotations"][IGNORE_ANNOTATION]
+        .as_str()
+        .map(|s| s.split(',').map(str::trim).filter(|p| p.starts_with('/')).map(String::from).collect())
+        .unwrap_or_default()
+}
+
+fn plumb_paths(managed: &[ManagedFieldsEntry]) -> std::collections::BTreeSet<FieldPath> {
+    plumb_entry(managed).and_then(|m| m.fields_v1.as_ref()).map(|f| paths(&f.0)).unwrap_or_default()
+}
+
+/// Explains how `live` drifted from `applied` (the desired object as the
+/// API server stores it after plumb's apply: a dry-run's result). Empty
+/// when plumb still owns exactly what it applies.
+pub fn explain(key: &ObjectKey, applied: &Value, live: &Value, ignore: &[String]) -> Vec<FieldDrift> {
+    let live_managed = managed_fields(live);
+    let wanted = plumb_paths(&managed_fields(applied));
+    let have = plumb_paths(&live_managed);
+    let secret = key.group.is_empty() && key.kind == "Secret";
+    let show = |object: &Value, path: &FieldPath| {
+        value_at(object, path).map(|v| {
+            let sensitive = secret && matches!(path.0.first().map(String::as_str), Some("data" | "stringData"));
+            if sensitive { Value::String(REDACTED.into()) } else { v.clone() }
+        })
+    };
+    let changed_value = wanted.intersection(&have).filter(|p| value_at(applied, p) != value_at(live, p));
+    let mut drifted: Vec<&FieldPath> = wanted.symmetric_difference(&have).chain(changed_value).collect();
+    drifted.sort();
+    drifted
+        .into_iter()
+        .filter(|path| !ignore.iter().any(|pointer| under_pointer(path, pointer)))
+        .map(|path| FieldDrift {
+            path: path.to_string(),
+            desired: show(applied, path),
+            live: show(live, path),
+            managers: live_managed
+                .iter()
+                .filter(|m| plumb_entry(std::slice::from_ref(m)).is_none())
+                .filter(|m| m.fields_v1.as_ref().is_some_and(|f| paths(&f.0).contains(path)))
+                .map(|m| format!("{} ({})", m.manager.as_deref().unwrap_or("?"), m.operation.as_deref().unwrap_or("?")))
+                .collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn entry(manager: &str, operation: &str, fields: Value) -> Value {
+        json!({"manager": manager, "operation": operation, "fieldsType": "FieldsV1", "fieldsV1": fields})
+    }
+
+    fn deployment(replicas: i64, managed: Vec<Value>) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "web", "namespace": "n", "managedFields": managed},
+               "spec": {"replicas": replicas, "paused": false}})
+    }
+
+    fn key(kind: &str) -> ObjectKey {
+        ObjectKey {
+            group: if kind == "Secret" { "".into() } else { "apps".into() },
+            kind: kind.into(),
+            namespace: Some("n".into()),
+            name: "web".into(),
+        }
+    }
+
+    fn owned() -> Value {
+        json!({"f:spec": {"f:replicas": {}, "f:paused": {}}})
+    }
+
+    #[test]
+    fn scaled_by_another_manager() {
+        let applied = deployment(2, vec![entry("plumb", "Apply", owned())]);
+        let live = deployment(
+            5,
+            vec![
+                entry("plumb", "Apply", json!({"f:spec": {"f:paused": {}}})),
+                entry("kubectl", "Update", json!({"f:spec": {"f:replicas": {}}})),
+            ],
+        );
+        let drift = explain(&key("Deployment"), &applied, &live, &[]);
+        assert_eq!(
+            drift,
+            vec![FieldDrift {
+                path: "spec.replicas".into(),
+                desired: Some(json!(2)),
+                live: Some(json!(5)),
+                managers: vec!["kubectl (Update)".into()],
+            }]
+        );
+        let whole = Drift { key: key("Deployment"), kind: DriftKind::Modified, fields: drift };
+        assert_eq!(whole.summary(), "spec.replicas (kubectl (Update))");
+        assert_eq!(whole.managers(), ["kubectl (Update)"]);
+    }
+
+    #[test]
+    fn value_changed_without_a_manager() {
+        // The scale subresource of Kubernetes < 1.22: replicas changed, plumb
+        // still listed as its owner.
+        let applied = deployment(2, vec![entry("plumb", "Apply", owned())]);
+        let live = deployment(7, vec![entry("plumb", "Apply", owned())]);
+        let drift = explain(&key("Deployment"), &applied, &live, &[]);
+        assert_eq!(
+            drift,
+            vec![FieldDrift {
+                path: "spec.replicas".into(),
+                desired: Some(json!(2)),
+                live: Some(json!(7)),
+                managers: vec![]
+            }]
+        );
+    }
+
+    #[test]
+    fn no_false_alarms() {
+        let applied = deployment(2, vec![entry("plumb", "Apply", owned())]);
+        // Status and labels from other managers, defaults: plumb's set is intact.
+        let live = deployment(
+            2,
+            vec![
+                entry("plumb", "Apply", owned()),
+                entry("kube-controller-manager", "Update", json!({"f:status": {"f:replicas": {}}})),
+                entry("kubectl-label", "Update", json!({"f:metadata": {"f:labels": {"f:team": {}}}})),
+            ],
+        );
+        assert!(explain(&key("Deployment"), &applied, &live, &[]).is_empty());
+    }
+
+    #[test]
+    fn ignored_fields_and_foreign_applies() {
+        let applied = deployment(2, vec![entry("plumb", "Apply", owned())]);
+        let scaled = deployment(
+            5,
+            vec![
+                entry("plumb", "Apply", json!({"f:spec": {"f:paused": {}}})),
+                entry("hpa", "Update", json!({"f:spec": {"f:replicas": {}}})),
+            ],
+        );
+        assert!(explain(&key("Deployment"), &applied, &scaled, &["/spec/replicas".into()]).is_empty());
+        // Someone applied extra fields under plumb's name.
+        let extra = deployment(
+            2,
+            vec![entry(
+                "plumb",
+                "Apply",
+                json!({"f:spec": {"f:replicas": {}, "f:paused": {}, "f:minReadySeconds": {}}}),
+            )],
+        );
+        let drift = explain(&key("Deployment"), &applied, &extra, &[]);
+        assert_eq!(drift.len(), 1);
+        assert_eq!((drift[0].path.as_str(), &drift[0].desired), ("spec.minReadySeconds", &None));
+    }
+
+    #[test]
+    fn secret_values_are_redacted() {
+        let secret = |value: &str, managed: Vec<Value>| {
+            json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "web", "managedFields": managed}, "data": {"token": value}})
+        };
+        let applied = secret("czNjcjN0", vec![entry("plumb", "Apply", json!({"f:data": {"f:token": {}}}))]);
+        let live = secret("b3RoZXI=", vec![entry("kubectl-edit", "Update", json!({"f:data": {"f:token": {}}}))]);
+        let drift = explain(&key("Secret"), &applied, &live, &[]);
+        assert_eq!(drift[0].desired, Some(json!(REDACTED)));
+        assert_eq!(drift[0].live, Some(json!(REDACTED)));
+        assert!(!serde_json::to_string(&drift).expect("json").contains("czNjcjN0"));
+    }
+
+    #[test]
+    fn ignore_annotation() {
+        let desired =
+            json!({"metadata": {"annotations": {IGNORE_ANNOTATION: "/spec/replicas, /metadata/labels/x, nonsense"}}});
+        assert_eq!(ignored_pointers(&desired), ["/spec/replicas", "/metadata/labels/x"]);
+    }
+}
