@@ -37,6 +37,8 @@ pub struct Agent {
     pub syncer: Arc<Syncer>,
     /// Drift found by the live cache (agents started with [`Agent::start_live`]).
     pub drift: Option<Arc<plumb::live::DriftRegistry>>,
+    /// The live cache (agents started with [`Agent::start_live`]).
+    pub cache: Option<Arc<plumb::live::LiveCache>>,
     detector: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -53,7 +55,7 @@ impl Agent {
     /// label-selected lists (no live cache).
     pub async fn start(cluster: &TestCluster, inventory_namespace: &str) -> anyhow::Result<Self> {
         let (client, requests, syncer) = Self::parts(cluster, inventory_namespace).await?;
-        Ok(Self { client, requests, syncer: Arc::new(syncer), drift: None, detector: None })
+        Ok(Self { client, requests, syncer: Arc::new(syncer), drift: None, cache: None, detector: None })
     }
 
     /// An agent with the live cache and drift detector, as `plumb run` has.
@@ -62,9 +64,9 @@ impl Agent {
         let (cache, suspects) = plumb::live::LiveCache::new(client.clone());
         let syncer = Arc::new(syncer.with_live_cache(cache.clone()));
         let registry = Arc::new(plumb::live::DriftRegistry::default());
-        let detector = plumb::live::DriftDetector::new(cache, syncer.clone(), registry.clone());
+        let detector = plumb::live::DriftDetector::new(cache.clone(), syncer.clone(), registry.clone());
         let task = tokio::spawn(detector.run(suspects));
-        Ok(Self { client, requests, syncer, drift: Some(registry), detector: Some(task) })
+        Ok(Self { client, requests, syncer, drift: Some(registry), cache: Some(cache), detector: Some(task) })
     }
 
     async fn parts(

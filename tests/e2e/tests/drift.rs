@@ -7,14 +7,18 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::Api;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
 use plumb::apply::{Mode, SyncRequest};
 use plumb::live::drift::DriftKind;
 use plumb::live::{DriftEvent, DriftRecord};
 use plumb_e2e::{Agent, assert_ok, request};
+use plumb_testenv::webhook::MutatingWebhook;
 use plumb_testenv::{PodReadiness, TestCluster, TestNamespace};
+use serde_json::json;
 use tokio::sync::broadcast;
 
 const APP: &str = r#"
@@ -221,6 +225,14 @@ async fn every_kind_of_edit_is_detected_within_a_second_and_corrected() -> anyho
         Some("registry.invalid/web:1")
     );
     assert!(registry.drifted(Some("drift")).is_empty(), "{:?}", registry.drifted(None));
+
+    // Watches follow what plumb manages: removing the app stops them.
+    let cache = agent.cache.clone().expect("live agent");
+    let kinds = |k: Vec<(String, String)>| k.into_iter().map(|(_, kind)| kind).collect::<Vec<_>>();
+    assert_eq!(kinds(cache.watched_kinds()), ["ConfigMap", "Deployment"]);
+    let app = plumb::plan::AppContext { name: "drift".into(), namespace: Some(ns.name().into()) };
+    assert_ok(&agent.syncer.sync(SyncRequest::removal(app, Mode::Enforce)).await);
+    assert!(cache.watched_kinds().is_empty(), "{:?}", cache.watched_kinds());
     ns.delete().await?;
     Ok(())
 }
@@ -261,11 +273,54 @@ async fn report_mode_reports_drift_and_leaves_it() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Registers `webhook` for objects in namespace `ns` only, and waits until
+/// the API server calls it.
+async fn register_webhook(client: &kube::Client, ns: &str, webhook: &MutatingWebhook) -> anyhow::Result<()> {
+    let namespaces = Api::<Namespace>::all(client.clone());
+    let label = json!({"metadata": {"labels": {"webhook.plumb.test/inject": ns}}});
+    namespaces.patch(ns, &PatchParams::default(), &Patch::Merge(label)).await?;
+    let config: MutatingWebhookConfiguration = serde_json::from_value(json!({
+        "metadata": {"name": ns},
+        "webhooks": [{
+            "name": "inject.plumb.test",
+            "clientConfig": {"url": webhook.url(), "caBundle": webhook.ca_bundle()},
+            "rules": [{"apiGroups": ["", "apps", "batch"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
+                       "resources": ["configmaps", "services", "deployments", "jobs"], "scope": "Namespaced"}],
+            "namespaceSelector": {"matchLabels": {"webhook.plumb.test/inject": ns}},
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+            "failurePolicy": "Fail",
+            "timeoutSeconds": 5,
+        }],
+    }))?;
+    Api::<MutatingWebhookConfiguration>::all(client.clone()).create(&PostParams::default(), &config).await?;
+    // The API server picks the configuration up asynchronously.
+    let probes = Api::<ConfigMap>::namespaced(client.clone(), ns);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for attempt in 0.. {
+        let name = format!("webhook-probe-{attempt}");
+        let probe = probes
+            .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": name}}))?)
+            .await?;
+        probes.delete(&name, &Default::default()).await?;
+        if probe.labels().contains_key("injected.plumb.test/by") {
+            return Ok(());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the webhook never got called");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn no_false_drift_from_defaults_status_jobs_or_foreign_labels() -> anyhow::Result<()> {
+async fn no_false_drift_from_defaults_status_webhooks_or_foreign_labels() -> anyhow::Result<()> {
     let cluster = TestCluster::get().await?;
     let ns = TestNamespace::create(&cluster.client(), "quiet").await?;
     let _readiness = PodReadiness::start(cluster.client(), Some(ns.name()));
+    // A mutating webhook injects a label and an annotation on every create and update.
+    let webhook =
+        MutatingWebhook::start(("injected.plumb.test/by", "webhook"), ("injected.plumb.test/note", "hello")).await?;
+    register_webhook(&cluster.client(), ns.name(), &webhook).await?;
     let agent = Agent::start_live(&cluster, ns.name()).await?;
     // Nothing defaulted is set: no imagePullPolicy, terminationMessagePath,
     // protocol, clusterIP; quantities as 1000m.
@@ -275,6 +330,12 @@ async fn no_false_drift_from_defaults_status_jobs_or_foreign_labels() -> anyhow:
     let registry = agent.drift.clone().expect("live agent");
     let mut events = registry.subscribe();
     assert_ok(&agent.sync("quiet", ns.name(), &yaml, "c1").await);
+    let deployment = Api::<Deployment>::namespaced(cluster.client(), ns.name()).get("web").await?;
+    assert_eq!(
+        deployment.labels().get("injected.plumb.test/by").map(String::as_str),
+        Some("webhook"),
+        "the webhook ran on plumb's apply"
+    );
     // A label added by hand, on a field plumb does not own.
     kubectl(cluster.kubeconfig_path(), ns.name(), &["label", "deployment/web", "team=payments"], &[], None);
     kubectl(cluster.kubeconfig_path(), ns.name(), &["annotate", "service/web", "note=by-hand"], &[], None);
@@ -282,6 +343,8 @@ async fn no_false_drift_from_defaults_status_jobs_or_foreign_labels() -> anyhow:
     let quiet = next_event(&mut events, Duration::from_secs(30), |e| Some(e.clone())).await;
     assert!(quiet.is_none(), "false drift: {quiet:?}");
     assert!(registry.drifted(None).iter().all(|r| r.app != "quiet"));
+    println!("webhook served {} admission requests; no drift reported over 30 s", webhook.calls());
+    Api::<MutatingWebhookConfiguration>::all(cluster.client()).delete(ns.name(), &Default::default()).await?;
     ns.delete().await?;
     Ok(())
 }

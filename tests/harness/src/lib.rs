@@ -6,6 +6,7 @@
 //! - [`control_plane`] — one running control plane, stopped by pid on drop.
 //! - [`readiness`] — the kubelet stand-in that marks pods ready.
 //! - [`git`] — working repositories and a `git daemon` for source tests.
+//! - [`webhook`] — a mutating admission webhook over HTTPS for drift tests.
 //! - [`namespace`] — per-test namespaces on a shared control plane.
 //!
 //! Isolation: `plumb-testenv run -- <command>` starts one control plane and
@@ -22,6 +23,7 @@ pub mod namespace;
 pub mod ports;
 pub mod process;
 pub mod readiness;
+pub mod webhook;
 
 use std::path::{Path, PathBuf};
 
