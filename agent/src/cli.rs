@@ -56,7 +56,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the agent: poll Git, render, apply, prune, report drift.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the manifests of a checkout as plumb would apply them.
     Render {
         /// A config repo directory or Git URL.
@@ -126,6 +126,18 @@ pub struct RunArgs {
     /// Sync the current commit once and exit (0 when every app succeeded).
     #[arg(long)]
     pub once: bool,
+    /// Address of the HTTP server (/metrics, /healthz, /readyz, /api/v1/status, /hooks/git).
+    #[arg(long, env = "PLUMB_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Append-only audit log (JSON lines, hash-chained); none when unset.
+    #[arg(long, env = "PLUMB_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
+    /// File holding the shared secret of the /hooks/git webhook (disabled when unset).
+    #[arg(long, env = "PLUMB_WEBHOOK_SECRET_FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
+    /// This instance's name in events (the pod name in a cluster).
+    #[arg(long, env = "POD_NAME", default_value = "plumb")]
+    pub instance: String,
 }
 
 /// `plumb audit` subcommands.
@@ -169,11 +181,16 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Demo => crate::demo::run().await.map(|()| Outcome::Success),
         Command::Run(args) => run(args).await.map(|()| Outcome::Success),
+        Command::Audit { command: AuditCommand::Verify { file } } => {
+            let (records, last) = crate::report::audit::verify(&file)?;
+            println!("{}: {records} records, chain intact (last {last})", file.display());
+            Ok(Outcome::Success)
+        }
         other => bail!("`plumb {}` is not built yet; docs/architecture.md lists what exists today", other.name()),
     }
 }
 
-async fn run(args: RunArgs) -> anyhow::Result<()> {
+async fn run(args: Box<RunArgs>) -> anyhow::Result<()> {
     use anyhow::Context;
     use tracing::Instrument;
 
@@ -184,7 +201,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Bad arguments fail before anything connects anywhere.
     crate::source::url::parse(&args.repo, args.allow_insecure_http)?;
     let config = kube::Config::infer().await.context("no Kubernetes config found (in-cluster or KUBECONFIG)")?;
-    let (client, _requests) = crate::client::counted_client(config)?;
+    let (client, requests) = crate::client::counted_client(config)?;
     let options = SyncOptions {
         inventory_namespace: args.namespace.clone(),
         concurrency: args.concurrency,
@@ -192,9 +209,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         ..SyncOptions::default()
     };
     let (cache, suspects) = crate::live::LiveCache::new(client.clone());
+    let drift = cache.drift();
+    let syncer_client = client.clone();
     let syncer = Arc::new(Syncer::new(client, options).await?.with_live_cache(cache.clone()));
-    let drift = Arc::new(crate::live::DriftRegistry::default());
-    let detector = crate::live::DriftDetector::new(cache, syncer.clone(), drift.clone());
+    let detector = crate::live::DriftDetector::new(cache, syncer.clone());
     tokio::spawn(detector.run(suspects).instrument(tracing::info_span!("drift")));
     let reference = match (args.commit, args.tag) {
         (Some(commit), _) => GitRef::Commit(commit),
@@ -213,7 +231,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     });
     let config = AgentConfig {
-        repo: args.repo,
+        repo: args.repo.clone(),
         reference,
         path: args.path,
         interval: args.interval,
@@ -221,6 +239,43 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         allow_insecure_http: args.allow_insecure_http,
         once: args.once,
     };
-    agent::run(config, syncer, shutdown).await?;
+    let webhook_secret = match &args.webhook_secret_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("read the webhook secret file {}", path.display()))?;
+            Some(Arc::new(text.trim().as_bytes().to_vec()))
+        }
+        None => None,
+    };
+    let audit = match &args.audit_log {
+        Some(path) => Some(crate::report::audit::AuditLog::open(path)?),
+        None => None,
+    };
+    let source_status = crate::report::status::SourceStatus {
+        repo: crate::source::url::redact(&args.repo),
+        reference: config.reference.to_string(),
+        ..Default::default()
+    };
+    let reporter = Arc::new(crate::report::Reporter::new(
+        crate::report::metrics::Metrics::new(&requests),
+        Some(crate::report::events::EventSink::new(syncer_client.clone(), &args.instance)),
+        audit,
+        Some(drift.clone()),
+        &args.namespace,
+        source_status,
+    ));
+    tokio::spawn(reporter.clone().follow_drift(drift.subscribe()).instrument(tracing::info_span!("report")));
+    let poll_now = Arc::new(tokio::sync::Notify::new());
+    let listener =
+        crate::report::http::bind(args.listen).await.with_context(|| format!("listen on {}", args.listen))?;
+    tracing::info!(address = %args.listen, "serving /metrics, /healthz, /readyz, /api/v1/status, /hooks/git");
+    let http =
+        crate::report::http::HttpState { reporter: reporter.clone(), poll_now: poll_now.clone(), webhook_secret };
+    tokio::spawn(async move {
+        if let Err(error) = crate::report::http::serve(listener, http).await {
+            tracing::error!(%error, "the HTTP server stopped");
+        }
+    });
+    agent::run(config, syncer, reporter, poll_now, shutdown).await?;
     Ok(())
 }

@@ -60,10 +60,20 @@ pub fn classify(method: &Method, uri: &Uri) -> RequestClass {
     RequestClass { verb, dry_run }
 }
 
+/// `{verb, code}` of the API request metric.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The Kubernetes verb (`dryrun-patch` for a dry-run).
+    pub verb: String,
+    /// The response code (0 when no response came).
+    pub code: String,
+}
+
 /// Request counts by class and response code (0 when no response came).
 #[derive(Debug, Default)]
 pub struct ApiRequests {
     counts: Mutex<BTreeMap<(RequestClass, u16), u64>>,
+    family: prometheus_client::metrics::family::Family<RequestLabels, prometheus_client::metrics::counter::Counter>,
 }
 
 impl ApiRequests {
@@ -71,6 +81,15 @@ impl ApiRequests {
         if let Ok(mut counts) = self.counts.lock() {
             *counts.entry((class, code)).or_default() += 1;
         }
+        let verb = if class.dry_run { format!("dryrun-{}", class.verb) } else { class.verb.to_string() };
+        self.family.get_or_create(&RequestLabels { verb, code: code.to_string() }).inc();
+    }
+
+    /// The counts as a Prometheus metric family.
+    pub fn family(
+        &self,
+    ) -> prometheus_client::metrics::family::Family<RequestLabels, prometheus_client::metrics::counter::Counter> {
+        self.family.clone()
     }
 
     /// A copy of the counts so far.

@@ -16,5 +16,6 @@ pub mod duration;
 pub mod live;
 pub mod plan;
 pub mod render;
+pub mod report;
 pub mod runtime;
 pub mod source;

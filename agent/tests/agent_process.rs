@@ -46,6 +46,7 @@ fn run_args(repo: &Path, namespace: &str, cache: &Path, extra: &[&str]) -> Vec<S
         format!("--cache-dir={}", cache.display()),
         "--interval=1s".into(),
         "--health-timeout=60s".into(),
+        format!("--listen=127.0.0.1:{}", plumb_testenv::ports::free_port().expect("a free port")),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
     args

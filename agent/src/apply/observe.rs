@@ -34,17 +34,21 @@ pub async fn live_meta(
         kinds.iter().filter_map(|(group, kind)| Some(catalog.preferred(group, kind)?.0)).collect();
     let recorded: HashMap<&ObjectKey, u64> =
         inventory.iter().flat_map(|i| &i.entries).map(|e| (&e.key, e.fields)).collect();
-    let expected_of = |key: &ObjectKey| {
+    // What plumb left: the cache's expectation (fingerprint and generation),
+    // else the fingerprint the inventory recorded.
+    let expected_of = |key: &ObjectKey| -> Option<(u64, Option<i64>)> {
         cache
             .and_then(|c| c.expected(key))
-            .map(|e| e.fingerprint)
-            .or_else(|| recorded.get(key).copied().filter(|f| *f != 0))
+            .map(|e| (e.fingerprint, e.generation))
+            .or_else(|| recorded.get(key).copied().filter(|f| *f != 0).map(|f| (f, None)))
     };
-    let meta = |key: &ObjectKey, app_label: Option<String>, prune_disabled: bool, fp: u64| LiveMeta {
-        app_label,
-        prune_disabled,
-        applied_by_plumb: fp != 0 && expected_of(key).is_none_or(|e| e == fp),
-    };
+    let meta =
+        |key: &ObjectKey, app_label: Option<String>, prune_disabled: bool, fp: u64, generation: Option<i64>| LiveMeta {
+            app_label,
+            prune_disabled,
+            applied_by_plumb: fp != 0
+                && expected_of(key).is_none_or(|(f, g)| f == fp && (g.is_none() || g == generation)),
+        };
 
     if let Some(cache) = cache {
         cache.ensure_watched(&resources).await.map_err(ApplyError::Live)?;
@@ -53,7 +57,7 @@ pub async fn live_meta(
             .entries_of(app, &wanted)
             .into_iter()
             .map(|(key, e)| {
-                let m = meta(&key, e.app, e.prune_disabled, e.fingerprint);
+                let m = meta(&key, e.app, e.prune_disabled, e.fingerprint, e.generation);
                 (key, m)
             })
             .collect());
@@ -89,7 +93,7 @@ pub async fn live_meta(
             let prune_disabled =
                 m.annotations.as_ref().and_then(|a| a.get(PRUNE_ANNOTATION)).map(String::as_str) == Some("disabled");
             let fp = fingerprint(m.managed_fields.as_deref().unwrap_or_default());
-            let entry = meta(&key, app_label, prune_disabled, fp);
+            let entry = meta(&key, app_label, prune_disabled, fp, m.generation);
             live.insert(key, entry);
         }
     }

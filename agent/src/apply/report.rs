@@ -61,6 +61,10 @@ pub struct SyncReport {
     pub app: String,
     /// The commit synced.
     pub commit: Option<String>,
+    /// Digest of the render synced.
+    pub render_digest: Option<String>,
+    /// The app was being removed (it left plumb.yaml).
+    pub removal: bool,
     /// Enforce or report.
     pub mode: Mode,
     /// Every object the plan covered, in plan order.
@@ -79,6 +83,8 @@ impl SyncReport {
         Self {
             app: app.to_string(),
             commit: Some(commit.to_string()),
+            render_digest: None,
+            removal: false,
             mode: Mode::Enforce,
             objects: Vec::new(),
             waves: 0,

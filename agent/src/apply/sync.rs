@@ -174,6 +174,8 @@ impl Syncer {
         let mut report = SyncReport {
             app: request.app.name.clone(),
             commit: request.commit.clone(),
+            render_digest: request.render_digest.clone(),
+            removal: request.remove_app,
             mode: request.mode,
             objects: Vec::new(),
             waves: 0,
@@ -417,7 +419,7 @@ impl Syncer {
                                 desired: Arc::new(o.clone()),
                                 enforce,
                             };
-                            cache.expect(o.key.clone(), expected);
+                            cache.applied(o.key.clone(), expected);
                         }
                         report.record(&o.key, Ok(()), duration);
                         healthy_wait.push((i, object));

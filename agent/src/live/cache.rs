@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info_span, warn};
 
 use super::LiveError;
+use super::detector::DriftRegistry;
 use super::fields::fingerprint;
 use crate::plan::{APP_LABEL, DesiredObject, ObjectKey, PRUNE_ANNOTATION};
 
@@ -39,6 +40,8 @@ pub struct LiveEntry {
     /// `metadata.generation`: bumped by any spec change, even one that
     /// leaves managedFields alone (the scale subresource before 1.22).
     pub generation: Option<i64>,
+    /// The object's uid (events about it need it).
+    pub uid: Option<String>,
 }
 
 impl LiveEntry {
@@ -66,6 +69,8 @@ pub struct Expected {
 struct State {
     objects: HashMap<ObjectKey, LiveEntry>,
     expected: HashMap<ObjectKey, Expected>,
+    /// uids of expected objects just deleted (events about their deletion).
+    deleted_uids: HashMap<ObjectKey, String>,
 }
 
 struct Watch {
@@ -86,6 +91,7 @@ pub struct LiveCache {
     state: Arc<Mutex<State>>,
     watches: Mutex<HashMap<(String, String), Watch>>,
     suspects: mpsc::UnboundedSender<ObjectKey>,
+    drift: Arc<DriftRegistry>,
 }
 
 /// How long a new watch may take to list its kind.
@@ -100,8 +106,14 @@ impl LiveCache {
     /// An empty cache and the receiver of its suspects.
     pub fn new(client: kube::Client) -> (Arc<Self>, mpsc::UnboundedReceiver<ObjectKey>) {
         let (suspects, receiver) = mpsc::unbounded_channel();
-        let cache = Arc::new(Self { client, state: Arc::default(), watches: Mutex::default(), suspects });
+        let drift = Arc::new(DriftRegistry::default());
+        let cache = Arc::new(Self { client, state: Arc::default(), watches: Mutex::default(), suspects, drift });
         (cache, receiver)
+    }
+
+    /// Drifted objects and drift events.
+    pub fn drift(&self) -> Arc<DriftRegistry> {
+        self.drift.clone()
     }
 
     /// Starts watches for kinds not watched yet and waits until each has
@@ -160,6 +172,11 @@ impl LiveCache {
             .collect()
     }
 
+    /// The uid `key` had when it was last deleted (taken once).
+    pub fn last_uid(&self, key: &ObjectKey) -> Option<String> {
+        lock(&self.state).deleted_uids.remove(key)
+    }
+
     /// What plumb expects of `key`.
     pub fn expected(&self, key: &ObjectKey) -> Option<Expected> {
         lock(&self.state).expected.get(key).cloned()
@@ -175,6 +192,13 @@ impl LiveCache {
         if differs {
             let _ = self.suspects.send(key);
         }
+    }
+
+    /// Records what an apply of plumb's left (a sync or a drift
+    /// correction): any drift recorded for the object is corrected by it.
+    pub fn applied(&self, key: ObjectKey, expected: Expected) {
+        self.expect(key.clone(), expected);
+        self.drift.corrected(&key);
     }
 
     /// Forgets an object plumb no longer manages.
@@ -266,6 +290,7 @@ fn upsert(
         resource_version: meta.resource_version.clone(),
         fingerprint: fingerprint(meta.managed_fields.as_deref().unwrap_or_default()),
         generation: meta.generation,
+        uid: meta.uid.clone(),
     };
     let mut state = lock(state);
     let suspect = state.expected.get(&key).is_some_and(|e| entry.differs_from(e));
@@ -279,8 +304,11 @@ fn upsert(
 
 fn remove(state: &Mutex<State>, suspects: &mpsc::UnboundedSender<ObjectKey>, key: &ObjectKey) {
     let mut state = lock(state);
-    state.objects.remove(key);
+    let removed = state.objects.remove(key);
     let suspect = state.expected.contains_key(key);
+    if let (true, Some(uid)) = (suspect, removed.and_then(|e| e.uid)) {
+        state.deleted_uids.insert(key.clone(), uid);
+    }
     drop(state);
     if suspect {
         debug!(object = %key, "deleted");

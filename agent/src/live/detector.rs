@@ -21,6 +21,10 @@ use crate::plan::{APP_LABEL, ObjectKey};
 pub struct DriftRecord {
     /// The app.
     pub app: String,
+    /// The object's apiVersion (as applied).
+    pub api_version: String,
+    /// The object's uid, when known (for events on it).
+    pub uid: Option<String>,
     /// What drifted.
     pub drift: Drift,
     /// When the change was seen.
@@ -81,17 +85,30 @@ impl DriftRegistry {
         self.events.subscribe()
     }
 
+    /// Records drift; an event only when it is new or has changed.
     fn detected(&self, record: DriftRecord) {
-        info!(app = %record.app, object = %record.drift.key, drift = %record.drift.summary(), "drift detected");
-        self.drifted
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(record.drift.key.clone(), record.clone());
-        let _ = self.events.send(DriftEvent::Detected(record));
+        let mut drifted = self.drifted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let unchanged = drifted.get(&record.drift.key).is_some_and(|known| known.drift == record.drift);
+        drifted.insert(record.drift.key.clone(), record.clone());
+        drop(drifted);
+        if !unchanged {
+            info!(app = %record.app, object = %record.drift.key, drift = %record.drift.summary(), "drift detected");
+            let _ = self.events.send(DriftEvent::Detected(record));
+        }
     }
 
     fn emit(&self, event: DriftEvent) {
         let _ = self.events.send(event);
+    }
+
+    /// plumb re-applied `key`: if it had drifted, that drift is corrected.
+    pub fn corrected(&self, key: &ObjectKey) {
+        let removed = self.drifted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(key);
+        if let Some(record) = removed {
+            info!(app = %record.app, object = %key, "drift corrected");
+            self.emit(DriftEvent::Corrected { app: record.app.clone(), key: key.clone() });
+            self.emit(DriftEvent::Resolved { app: record.app, key: key.clone() });
+        }
     }
 
     /// Marks `key` back in sync.
@@ -111,12 +128,19 @@ pub struct DriftDetector {
     registry: Arc<DriftRegistry>,
 }
 
+impl std::fmt::Debug for DriftRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriftRegistry").field("drifted", &self.drifted(None).len()).finish()
+    }
+}
+
 /// Suspects arriving within this window are handled together.
 const COALESCE: Duration = Duration::from_millis(20);
 
 impl DriftDetector {
     /// A detector over `cache`, applying through `syncer`.
-    pub fn new(cache: Arc<LiveCache>, syncer: Arc<Syncer>, registry: Arc<DriftRegistry>) -> Self {
+    pub fn new(cache: Arc<LiveCache>, syncer: Arc<Syncer>) -> Self {
+        let registry = cache.drift();
         Self { cache, syncer, registry }
     }
 
@@ -145,7 +169,9 @@ impl DriftDetector {
         }
         let app = expected.desired.manifest["metadata"]["labels"][APP_LABEL].as_str().unwrap_or_default().to_string();
         let detected_at = SystemTime::now() - seen.elapsed();
-        let drift = match self.cache.entry(key) {
+        let entry = self.cache.entry(key);
+        let uid = entry.as_ref().and_then(|e| e.uid.clone()).or_else(|| self.cache.last_uid(key));
+        let drift = match entry {
             None => Drift { key: key.clone(), kind: DriftKind::Deleted, fields: Vec::new() },
             Some(entry) if !entry.differs_from(&expected) => {
                 self.registry.resolve(key);
@@ -171,7 +197,8 @@ impl DriftDetector {
                 }
             },
         };
-        self.registry.detected(DriftRecord { app: app.clone(), drift, detected_at });
+        let api_version = expected.desired.api_version.clone();
+        self.registry.detected(DriftRecord { app: app.clone(), api_version, uid, drift, detected_at });
         if expected.enforce {
             self.correct(&app, key, expected).await;
         }
@@ -194,10 +221,7 @@ impl DriftDetector {
                     generation: applied["metadata"]["generation"].as_i64(),
                     ..expected
                 };
-                self.cache.expect(key.clone(), now);
-                info!(%app, object = %key, "drift corrected");
-                self.registry.emit(DriftEvent::Corrected { app: app.to_string(), key: key.clone() });
-                self.registry.resolve(key);
+                self.cache.applied(key.clone(), now);
             }
             Err(reason) => {
                 warn!(%app, object = %key, %reason, "drift correction failed");

@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tracing::{Instrument, error, info, info_span, warn};
 
 use super::backoff::{Backoff, jitter, jittered};
 use super::commit::{AppOutcome, CommitReport, sync_commit};
 use crate::apply::Syncer;
+use crate::report::Reporter;
 use crate::source::git::{GitRef, GitSource};
 use crate::source::tree::Subdir;
 use crate::source::{SourceError, Tree, url};
@@ -75,10 +76,13 @@ pub fn failure_summary(report: &CommitReport) -> String {
         .join("; ")
 }
 
-/// Runs until `shutdown` turns true (or after one pass with `once`).
+/// Runs until `shutdown` turns true (or after one pass with `once`). A
+/// notification on `poll_now` (the git webhook) polls at once.
 pub async fn run(
     config: AgentConfig,
     syncer: Arc<Syncer>,
+    reporter: Arc<Reporter>,
+    poll_now: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), AgentError> {
     let url = url::parse(&config.repo, config.allow_insecure_http)?;
@@ -87,19 +91,27 @@ pub async fn run(
     let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(300));
     let mut synced: Option<String> = None;
     loop {
+        let started = std::time::Instant::now();
         let polled = {
             let source = source.clone();
             tokio::task::spawn_blocking(move || {
                 let source = source
                     .lock()
                     .map_err(|_| SourceError::Local { what: "lock the source".into(), reason: "poisoned".into() })?;
-                let commit = source.poll()?.commit().to_string();
+                let poll = source.poll()?;
+                let fetched = matches!(poll, crate::source::git::Poll::Fetched(_));
+                let commit = poll.commit().to_string();
+                let info = source.commit_info(&commit).ok();
                 let tree: Arc<dyn Tree> = Arc::new(source.tree(&commit)?);
-                Ok::<_, SourceError>((commit, tree))
+                Ok::<_, SourceError>((commit, tree, info, fetched))
             })
             .await
             .unwrap_or_else(|e| Err(SourceError::Local { what: "poll task".into(), reason: e.to_string() }))
         };
+        match &polled {
+            Ok((commit, _, _, fetched)) => reporter.polled(Ok(commit), started.elapsed(), *fetched),
+            Err(e) => reporter.polled(Err(e.to_string()), started.elapsed(), false),
+        }
         let wait = match polled {
             Err(e) if config.once => return Err(AgentError::PollFailed(e)),
             Err(e) => {
@@ -107,15 +119,16 @@ pub async fn run(
                 warn!(error = %e, retry_in = ?wait, "poll failed; the last good commit stays applied");
                 wait
             }
-            Ok((commit, _)) if synced.as_deref() == Some(commit.as_str()) => {
+            Ok((commit, ..)) if synced.as_deref() == Some(commit.as_str()) => {
                 backoff.succeeded();
                 jittered(config.interval, jitter())
             }
-            Ok((commit, tree)) => {
+            Ok((commit, tree, info, _)) => {
                 let tree: Arc<dyn Tree> =
                     if config.path.is_empty() { tree } else { Arc::new(Subdir::new(tree, &config.path)?) };
                 let span = info_span!("commit", commit = %short(&commit));
                 let report = sync_commit(&syncer, tree, &commit).instrument(span).await;
+                reporter.commit_synced(&report, info.as_ref()).await;
                 if report.succeeded() {
                     info!(commit = %short(&commit), apps = report.apps.len(), "commit synced");
                     synced = Some(commit);
@@ -137,6 +150,7 @@ pub async fn run(
         }
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
+            () = poll_now.notified() => info!("poll triggered by the git webhook"),
             _ = shutdown.wait_for(|stop| *stop) => {
                 info!("shutting down");
                 return Ok(());

@@ -61,6 +61,8 @@ pub struct CommitReport {
     pub config_error: Option<ConfigError>,
     /// Each app's outcome, in sync order; removed apps last.
     pub apps: Vec<AppOutcome>,
+    /// How long each rendered app took to render.
+    pub render_times: Vec<(String, std::time::Duration)>,
 }
 
 impl CommitReport {
@@ -89,7 +91,8 @@ pub fn render_app(tree: &dyn Tree, app: &App) -> Result<Vec<RenderedObject>, Ren
 
 /// Syncs every app of the commit whose tree is `tree`.
 pub async fn sync_commit(syncer: &Syncer, tree: Arc<dyn Tree>, commit: &str) -> CommitReport {
-    let mut report = CommitReport { commit: commit.to_string(), config_error: None, apps: Vec::new() };
+    let mut report =
+        CommitReport { commit: commit.to_string(), config_error: None, apps: Vec::new(), render_times: Vec::new() };
     let config = match tree.read_string(CONFIG_FILE) {
         Ok(text) => config::parse(CONFIG_FILE, &text),
         Err(e) => Err(ConfigError::Syntax { file: CONFIG_FILE.into(), reason: e.to_string() }),
@@ -110,13 +113,15 @@ pub async fn sync_commit(syncer: &Syncer, tree: Arc<dyn Tree>, commit: &str) -> 
             let tree = tree.clone();
             async move {
                 if !blocked_by.is_empty() {
-                    return AppOutcome::Blocked { app: app.name.clone(), by: blocked_by };
+                    return (AppOutcome::Blocked { app: app.name.clone(), by: blocked_by }, None);
                 }
+                let started = std::time::Instant::now();
                 let rendered = {
                     let app = app.clone();
                     tokio::task::spawn_blocking(move || render_app(tree.as_ref(), &app)).await
                 };
-                match rendered {
+                let render_time = Some((app.name.clone(), started.elapsed()));
+                let outcome = match rendered {
                     Ok(Ok(objects)) => AppOutcome::Synced(syncer.sync(request(app, objects, commit)).await),
                     Ok(Err(error)) => AppOutcome::RenderFailed { app: app.name.clone(), error },
                     Err(join) => AppOutcome::RenderFailed {
@@ -127,11 +132,13 @@ pub async fn sync_commit(syncer: &Syncer, tree: Arc<dyn Tree>, commit: &str) -> 
                             reason: format!("the render task failed: {join}"),
                         },
                     },
-                }
+                };
+                (outcome, render_time)
             }
         }))
         .await;
-        for outcome in outcomes {
+        for (outcome, render_time) in outcomes {
+            report.render_times.extend(render_time);
             if !outcome.succeeded() {
                 failed.insert(outcome.app().to_string());
             }

@@ -63,8 +63,8 @@ impl Agent {
         let (client, requests, syncer) = Self::parts(cluster, inventory_namespace).await?;
         let (cache, suspects) = plumb::live::LiveCache::new(client.clone());
         let syncer = Arc::new(syncer.with_live_cache(cache.clone()));
-        let registry = Arc::new(plumb::live::DriftRegistry::default());
-        let detector = plumb::live::DriftDetector::new(cache.clone(), syncer.clone(), registry.clone());
+        let registry = cache.drift();
+        let detector = plumb::live::DriftDetector::new(cache.clone(), syncer.clone());
         let task = tokio::spawn(detector.run(suspects));
         Ok(Self { client, requests, syncer, drift: Some(registry), cache: Some(cache), detector: Some(task) })
     }

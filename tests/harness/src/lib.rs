@@ -7,6 +7,8 @@
 //! - [`readiness`] — the kubelet stand-in that marks pods ready.
 //! - [`git`] — working repositories and a `git daemon` for source tests.
 //! - [`webhook`] — a mutating admission webhook over HTTPS for drift tests.
+//! - [`http`] — a minimal HTTP client for plain-HTTP endpoints.
+//! - [`prometheus`] — Debian's Prometheus scraping test targets.
 //! - [`namespace`] — per-test namespaces on a shared control plane.
 //!
 //! Isolation: `plumb-testenv run -- <command>` starts one control plane and
@@ -19,9 +21,11 @@ pub mod binaries;
 pub mod certs;
 pub mod control_plane;
 pub mod git;
+pub mod http;
 pub mod namespace;
 pub mod ports;
 pub mod process;
+pub mod prometheus;
 pub mod readiness;
 pub mod webhook;
 
