@@ -75,8 +75,8 @@ pub enum Command {
     },
     /// Show a running agent's status as a table.
     Status,
-    /// Print the last sync and drift records.
-    History,
+    /// Print the last sync and drift records of each app (from the cluster).
+    History(HistoryArgs),
     /// Audit log tools.
     Audit {
         /// The audit command.
@@ -140,6 +140,17 @@ pub struct RunArgs {
     pub instance: String,
 }
 
+/// `plumb history` options.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only this app.
+    #[arg(long)]
+    pub app: Option<String>,
+    /// plumb's namespace (where the inventories are).
+    #[arg(long, env = "PLUMB_NAMESPACE", default_value = "plumb-system")]
+    pub namespace: String,
+}
+
 /// `plumb audit` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -158,7 +169,7 @@ impl Command {
             Command::Diff { .. } => "diff",
             Command::Lock { .. } => "lock",
             Command::Status => "status",
-            Command::History => "history",
+            Command::History(_) => "history",
             Command::Audit { .. } => "audit verify",
             Command::Demo => "demo",
         }
@@ -181,6 +192,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Demo => crate::demo::run().await.map(|()| Outcome::Success),
         Command::Run(args) => run(args).await.map(|()| Outcome::Success),
+        Command::History(args) => history(args).await.map(|()| Outcome::Success),
         Command::Audit { command: AuditCommand::Verify { file } } => {
             let (records, last) = crate::report::audit::verify(&file)?;
             println!("{}: {records} records, chain intact (last {last})", file.display());
@@ -260,6 +272,7 @@ async fn run(args: Box<RunArgs>) -> anyhow::Result<()> {
         crate::report::metrics::Metrics::new(&requests),
         Some(crate::report::events::EventSink::new(syncer_client.clone(), &args.instance)),
         audit,
+        Some(crate::report::history::History::new(syncer_client.clone(), &args.namespace)),
         Some(drift.clone()),
         &args.namespace,
         source_status,
@@ -277,5 +290,38 @@ async fn run(args: Box<RunArgs>) -> anyhow::Result<()> {
         }
     });
     agent::run(config, syncer, reporter, poll_now, shutdown).await?;
+    Ok(())
+}
+
+async fn history(args: HistoryArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let client = kube::Client::try_default().await.context("no Kubernetes config found (in-cluster or KUBECONFIG)")?;
+    let history = crate::report::history::read(client, &args.namespace, args.app.as_deref()).await?;
+    if history.is_empty() {
+        println!("no history in namespace {} (has plumb synced there?)", args.namespace);
+    }
+    for (app, records) in history {
+        println!("{app}:");
+        for r in records {
+            let commit = r.commit.as_deref().map(|c| &c[..c.len().min(12)]).unwrap_or("-");
+            let changes: Vec<String> = r
+                .actions
+                .iter()
+                .map(|a| {
+                    if a.fields.is_empty() {
+                        format!("{} {}", a.action, a.object)
+                    } else {
+                        format!("{} {} ({})", a.action, a.object, a.fields.join(", "))
+                    }
+                })
+                .collect();
+            let detail = match (&r.error, changes.is_empty()) {
+                (Some(e), _) => e.clone(),
+                (None, true) => "no changes".to_string(),
+                (None, false) => changes.join("; "),
+            };
+            println!("  {}  {:<5} {:<12} {:<7} {}", r.time, r.event, commit, r.result, detail);
+        }
+    }
     Ok(())
 }

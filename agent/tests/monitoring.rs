@@ -267,6 +267,20 @@ async fn prometheus_events_audit_and_webhook_follow_a_real_scenario() -> anyhow:
         assert!(!out.status.success() && stderr.contains(expected), "{what}: {stderr}");
     }
 
+    // The correction of c3 updated web; the audit names the field.
+    let c3_web = lines.iter().find(|l| l.contains(&format!("\"commit\":\"{c3}\"")) && l.contains("Deployment.apps"));
+    assert!(c3_web.is_some_and(|l| l.contains("spec.replicas")), "{c3_web:?}");
+
+    // plumb history reads the last records back from the cluster.
+    let history = std::process::Command::new(PLUMB)
+        .args(["history", "--app", "demo", &format!("--namespace={}", ns.name())])
+        .env("KUBECONFIG", cluster.kubeconfig_path())
+        .output()?;
+    let history = String::from_utf8_lossy(&history.stdout).to_string();
+    assert!(history.starts_with("demo:\n"), "{history}");
+    assert!(history.contains(&c4[..12]) && history.contains("failure"), "{history}");
+    assert!(history.contains("update Deployment.apps/") && history.contains("(spec.replicas)"), "{history}");
+
     // Secret hygiene: the Secret's value and the webhook secret appear nowhere.
     let status = get(port, "/api/v1/status")?.body;
     agent.stop(Duration::from_secs(5));

@@ -52,6 +52,8 @@ pub struct ObjectReport {
     pub error: Option<String>,
     /// Time the write took.
     pub duration: Duration,
+    /// For updates: the field paths whose value or ownership changed.
+    pub fields: Vec<String>,
 }
 
 /// The change set of one sync.
@@ -114,6 +116,13 @@ impl SyncReport {
         )
     }
 
+    /// Records which fields an update changed.
+    pub(crate) fn record_fields(&mut self, key: &ObjectKey, fields: Vec<String>) {
+        if let Some(o) = self.objects.iter_mut().find(|o| &o.key == key) {
+            o.fields = fields;
+        }
+    }
+
     pub(crate) fn record(&mut self, key: &ObjectKey, outcome: Result<(), String>, duration: Duration) {
         if let Some(o) = self.objects.iter_mut().find(|o| &o.key == key) {
             o.done = outcome.is_ok();
@@ -132,6 +141,7 @@ pub(crate) fn fill_report(report: &mut SyncReport, plan: &Plan, desired: &[Desir
         done: false,
         error: None,
         duration: Duration::ZERO,
+        fields: Vec::new(),
     };
     for step in plan.waves.iter().flatten() {
         let action = match step.action {

@@ -48,6 +48,12 @@ impl InventoryStore {
             source,
         })?;
         let Some(cm) = found else { return Ok(None) };
+        let has_inventory = cm.data.as_ref().is_some_and(|d| d.contains_key(crate::plan::inventory::DATA_KEY))
+            || cm.binary_data.as_ref().is_some_and(|d| d.contains_key(crate::plan::inventory::COMPRESSED_KEY));
+        if !has_inventory {
+            // Only its history so far (the first sync failed before writing).
+            return Ok(None);
+        }
         let binary: BTreeMap<String, Vec<u8>> =
             cm.binary_data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
         let inventory = Inventory::decode(&cm.data.unwrap_or_default(), &binary)

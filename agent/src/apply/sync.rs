@@ -16,7 +16,7 @@ use super::observe::live_meta;
 use super::report::{SyncReport, fill_report};
 use super::store::InventoryStore;
 use super::{ApplyError, ObjectFailure};
-use crate::live::drift::managed_fields;
+use crate::live::drift::{explain, managed_fields};
 use crate::live::fields::fingerprint;
 use crate::live::{Expected, LiveCache};
 use crate::plan::changes::plan;
@@ -403,6 +403,16 @@ impl Syncer {
             }
             let keys = || writes.iter().map(|&i| desired[i].key.clone());
             self.set_in_flight(keys(), true);
+            // Updates are read first so the change set can name the
+            // fields they change (one GET per updated object).
+            let updates: Vec<usize> = wave.iter().filter(|s| s.action == Action::Update).map(|s| s.index).collect();
+            let current: &Catalog = &catalog;
+            let before: HashMap<usize, Value> = stream::iter(updates)
+                .map(|i| async move { (i, self.objects.get(current, &desired[i]).await.ok().flatten()) })
+                .buffer_unordered(self.options.concurrency.max(1))
+                .filter_map(|(i, live)| async move { live.map(|l| (i, l)) })
+                .collect()
+                .await;
             let results = self.objects.apply_many(&catalog, desired, &writes, false).await;
             let mut healthy_wait = Vec::new();
             let mut failures = Vec::new();
@@ -422,6 +432,10 @@ impl Syncer {
                             cache.applied(o.key.clone(), expected);
                         }
                         report.record(&o.key, Ok(()), duration);
+                        if let Some(previous) = before.get(&i) {
+                            let changed = explain(&o.key, &object, previous, &[]).into_iter().map(|f| f.path).collect();
+                            report.record_fields(&o.key, changed);
+                        }
                         healthy_wait.push((i, object));
                     }
                     Err(message) => {

@@ -3,6 +3,7 @@
 //! - [`metrics`] — Prometheus metrics.
 //! - [`events`] — Kubernetes Events, series-merged and rate-limited.
 //! - [`audit`] — the hash-chained audit log.
+//! - [`history`] — the last audit records of each app, in its inventory ConfigMap.
 //! - [`status`] — the status document.
 //! - [`http`] — `/metrics`, `/healthz`, `/readyz`, `/api/v1/status`, `/hooks/git`.
 //!
@@ -11,6 +12,7 @@
 
 pub mod audit;
 pub mod events;
+pub mod history;
 pub mod http;
 pub mod metrics;
 pub mod status;
@@ -49,6 +51,7 @@ pub struct Reporter {
     pub metrics: Arc<Metrics>,
     events: Option<EventSink>,
     audit: Option<AuditLog>,
+    history: Option<history::History>,
     status: RwLock<Status>,
     drift: Option<Arc<DriftRegistry>>,
     inventory_namespace: String,
@@ -57,11 +60,12 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    /// A reporter; events and audit are optional.
+    /// A reporter; events, audit log and history are optional.
     pub fn new(
         metrics: Arc<Metrics>,
         events: Option<EventSink>,
         audit: Option<AuditLog>,
+        history: Option<history::History>,
         drift: Option<Arc<DriftRegistry>>,
         inventory_namespace: &str,
         source: SourceStatus,
@@ -71,6 +75,7 @@ impl Reporter {
             metrics,
             events,
             audit,
+            history,
             status: RwLock::new(status),
             drift,
             inventory_namespace: inventory_namespace.into(),
@@ -137,11 +142,22 @@ impl Reporter {
         }
     }
 
-    fn audit(&self, record: AuditRecord) {
-        if let Some(log) = &self.audit
-            && let Err(error) = log.append(record)
+    async fn audit(&self, record: AuditRecord) {
+        let record = match &self.audit {
+            Some(log) => match log.append(record) {
+                Ok(chained) => chained,
+                Err(error) => {
+                    warn!(%error, "could not write the audit log");
+                    return;
+                }
+            },
+            None => record,
+        };
+        if let Some(history) = &self.history
+            && record.app != "*"
+            && let Err(error) = history.record(&record).await
         {
-            warn!(%error, "could not write the audit log");
+            warn!(%error, app = %record.app, "could not record the app's history");
         }
     }
 
@@ -173,7 +189,7 @@ impl Reporter {
             self.metrics.render(app, *took, !failed);
         }
         if let Some(error) = &report.config_error {
-            self.audit(record("*", Vec::new(), Some(error.to_string()), Duration::ZERO, None));
+            self.audit(record("*", Vec::new(), Some(error.to_string()), Duration::ZERO, None)).await;
             return;
         }
         for outcome in &report.apps {
@@ -192,12 +208,12 @@ impl Reporter {
                         ),
                     )
                     .await;
-                    self.audit(record(app, Vec::new(), Some(message.clone()), Duration::ZERO, None));
+                    self.audit(record(app, Vec::new(), Some(message.clone()), Duration::ZERO, None)).await;
                     self.set_app(app, "RenderFailed", &report.commit, None, Some(message), None);
                 }
                 AppOutcome::Blocked { app, by } => {
                     let message = format!("blocked: {} failed", by.join(", "));
-                    self.audit(record(app, Vec::new(), Some(message.clone()), Duration::ZERO, None));
+                    self.audit(record(app, Vec::new(), Some(message.clone()), Duration::ZERO, None)).await;
                     self.set_app(app, "Blocked", &report.commit, None, Some(message), None);
                 }
             }
@@ -231,7 +247,7 @@ impl Reporter {
                 object: o.key.to_string(),
                 action: o.action.as_str().into(),
                 done: o.done,
-                fields: Vec::new(),
+                fields: o.fields.clone(),
                 error: o.error.clone(),
             })
             .collect();
@@ -254,7 +270,7 @@ impl Reporter {
         if prune_blocked && let Some(e) = &error {
             self.event(self.inventory_ref(app), Severity::Warning, "PruneBlocked", "Prune", e).await;
         }
-        self.audit(record(app, actions, error.clone(), sync.duration, sync.render_digest.clone()));
+        self.audit(record(app, actions, error.clone(), sync.duration, sync.render_digest.clone())).await;
         let state = if error.is_none() { "Synced" } else { "SyncFailed" };
         let health = match &sync.result {
             Ok(()) => "Healthy".to_string(),
@@ -318,18 +334,18 @@ impl Reporter {
                 )
                 .await;
                 let fields = record.drift.fields.iter().map(|f| f.path.clone()).collect();
-                self.audit(drift_record(&record.app, &record.drift.key, "drift", fields, None));
+                self.audit(drift_record(&record.app, &record.drift.key, "drift", fields, None)).await;
             }
             DriftEvent::Corrected { app, key } => {
                 self.metrics.drift_corrected(app);
                 let regarding = self.drift_ref(key);
                 self.event(regarding, Severity::Normal, "DriftCorrected", "Apply", "re-applied as in Git").await;
-                self.audit(drift_record(app, key, "correct", Vec::new(), None));
+                self.audit(drift_record(app, key, "correct", Vec::new(), None)).await;
             }
             DriftEvent::CorrectionFailed { app, key, reason } => {
                 let regarding = self.refs().get(key).cloned().unwrap_or_else(|| self.drift_ref(key));
                 self.event(regarding, Severity::Warning, "DriftCorrectionFailed", "Apply", reason).await;
-                self.audit(drift_record(app, key, "correct", Vec::new(), Some(reason.clone())));
+                self.audit(drift_record(app, key, "correct", Vec::new(), Some(reason.clone()))).await;
             }
             DriftEvent::Resolved { app, key } => {
                 self.refs().remove(key);

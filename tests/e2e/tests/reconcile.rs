@@ -111,6 +111,8 @@ async fn sample_app_becomes_healthy_resync_writes_nothing_and_removal_prunes_nam
     assert_ok(&changed);
     assert_eq!((changed.done(ObjectAction::Create), changed.done(ObjectAction::Update)), (0, 1));
     assert_eq!(agent.requests.writes() - writes, 3, "one apply and two inventory writes (intent, result)");
+    let update = changed.objects.iter().find(|o| o.action == ObjectAction::Update).expect("an update");
+    assert_eq!(update.fields, ["data.greeting"], "the change set names the changed field");
     let cm = Api::<ConfigMap>::namespaced(cluster.client(), &ns).get("web-config").await?;
     assert_eq!(cm.data.and_then(|d| d.get("greeting").cloned()).as_deref(), Some("bonjour"));
 
