@@ -120,6 +120,12 @@ pub struct RunArgs {
     /// How long a wave may take to become healthy.
     #[arg(long, env = "PLUMB_HEALTH_TIMEOUT", default_value = "5m", value_parser = crate::duration::parse_duration)]
     pub health_timeout: Duration,
+    /// File holding the HTTPS user (else $PLUMB_GIT_USERNAME).
+    #[arg(long, env = "PLUMB_GIT_USERNAME_FILE")]
+    pub git_username_file: Option<PathBuf>,
+    /// File holding the HTTPS password or token (else $PLUMB_GIT_PASSWORD).
+    #[arg(long, env = "PLUMB_GIT_PASSWORD_FILE")]
+    pub git_password_file: Option<PathBuf>,
     /// Allow http:// to hosts other than loopback (clear text).
     #[arg(long, env = "PLUMB_ALLOW_INSECURE_HTTP")]
     pub allow_insecure_http: bool,
@@ -212,6 +218,10 @@ async fn run(args: Box<RunArgs>) -> anyhow::Result<()> {
 
     // Bad arguments fail before anything connects anywhere.
     crate::source::url::parse(&args.repo, args.allow_insecure_http)?;
+    let credentials = crate::source::credentials::Credentials::load(
+        args.git_username_file.as_deref(),
+        args.git_password_file.as_deref(),
+    )?;
     let config = kube::Config::infer().await.context("no Kubernetes config found (in-cluster or KUBECONFIG)")?;
     let (client, requests) = crate::client::counted_client(config)?;
     let options = SyncOptions {
@@ -249,6 +259,7 @@ async fn run(args: Box<RunArgs>) -> anyhow::Result<()> {
         interval: args.interval,
         cache_dir: args.cache_dir,
         allow_insecure_http: args.allow_insecure_http,
+        credentials,
         once: args.once,
     };
     let webhook_secret = match &args.webhook_secret_file {

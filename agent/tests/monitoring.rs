@@ -326,3 +326,47 @@ async fn a_token_in_the_repo_url_never_shows() -> anyhow::Result<()> {
     ns.delete().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_credentials_never_show() -> anyhow::Result<()> {
+    const PASSWORD: &str = "planted-git-password-0e44";
+    let cluster = TestCluster::get().await?;
+    let ns = TestNamespace::create(&cluster.client(), "creds").await?;
+    let dir = tempfile::tempdir()?;
+    let served = dir.path().join("served");
+    plumb_testenv::git::init_bare(&served.join("config.git"))?;
+    let work = GitRepo::init(&dir.path().join("work"))?;
+    work.write("plumb.yaml", format!("apps:\n  - {{name: creds, namespace: {}, path: app}}\n", ns.name()))?;
+    work.write("app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-http}\n")?;
+    work.commit("over authenticated HTTP")?;
+    work.git(&["push", "-q", &served.join("config.git").display().to_string(), "main"])?;
+    let server = plumb_testenv::git_http::GitHttpServer::start(&served, Some(("robot", PASSWORD))).await?;
+    std::fs::write(dir.path().join("user"), "robot\n")?;
+
+    for (password, should_work) in [(PASSWORD, true), ("wrong-password-1d2e", false)] {
+        std::fs::write(dir.path().join("pass"), format!("{password}\n"))?;
+        let output = tokio::process::Command::new(PLUMB)
+            .args(["run", "--once", "--log=debug"])
+            .arg(format!("--repo={}", server.url("config.git")))
+            .arg(format!("--git-username-file={}", dir.path().join("user").display()))
+            .arg(format!("--git-password-file={}", dir.path().join("pass").display()))
+            .arg(format!("--listen=127.0.0.1:{}", plumb_testenv::ports::free_port()?))
+            .arg(format!("--namespace={}", ns.name()))
+            .arg(format!("--cache-dir={}", dir.path().join(format!("cache-{should_work}")).display()))
+            .env("KUBECONFIG", cluster.kubeconfig_path())
+            .output()
+            .await?;
+        let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert_eq!(output.status.success(), should_work, "{all}");
+        if !should_work {
+            assert!(all.contains("refused the credentials"), "{all}");
+        }
+        assert!(!all.contains(password), "the password leaked:\n{all}");
+    }
+    let cm = Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(cluster.client(), ns.name())
+        .get_opt("from-http")
+        .await?;
+    assert!(cm.is_some(), "the commit fetched over authenticated HTTP was applied");
+    ns.delete().await?;
+    Ok(())
+}

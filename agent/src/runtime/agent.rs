@@ -14,6 +14,7 @@ use super::backoff::{Backoff, jitter, jittered};
 use super::commit::{AppOutcome, CommitReport, sync_commit};
 use crate::apply::Syncer;
 use crate::report::Reporter;
+use crate::source::credentials::Credentials;
 use crate::source::git::{GitRef, GitSource};
 use crate::source::tree::Subdir;
 use crate::source::{SourceError, Tree, url};
@@ -33,6 +34,8 @@ pub struct AgentConfig {
     pub cache_dir: PathBuf,
     /// Allow `http://` to non-loopback hosts.
     pub allow_insecure_http: bool,
+    /// HTTPS credentials.
+    pub credentials: Credentials,
     /// Sync once and return.
     pub once: bool,
 }
@@ -87,7 +90,9 @@ pub async fn run(
 ) -> Result<(), AgentError> {
     let url = url::parse(&config.repo, config.allow_insecure_http)?;
     info!(repo = %url, reference = %config.reference, "following");
-    let source = Arc::new(Mutex::new(GitSource::open(url, config.reference.clone(), &config.cache_dir)?));
+    let source =
+        GitSource::open(url, config.reference.clone(), &config.cache_dir)?.with_credentials(config.credentials.clone());
+    let source = Arc::new(Mutex::new(source));
     let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(300));
     let mut synced: Option<String> = None;
     loop {

@@ -4,6 +4,7 @@
 //!
 //! Everything here blocks; the runtime calls it from a blocking task.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +13,7 @@ use git2::{Direction, ErrorClass, ErrorCode, FetchOptions, ObjectType, Oid, Repo
 use sha2::{Digest, Sha256};
 
 use super::SourceError;
+use super::credentials::{self, Credentials};
 use super::tree::{DEFAULT_MAX_FILE_SIZE, Entry, EntryKind, Tree, clean_path, resolve_link};
 use super::url::{SourceUrl, Transport};
 
@@ -101,6 +103,7 @@ pub fn set_timeouts(connect_ms: i32, io_ms: i32) -> Result<(), SourceError> {
 pub struct GitSource {
     url: SourceUrl,
     reference: GitRef,
+    credentials: Credentials,
     repo: Repository,
     ls_remotes: AtomicU64,
     fetches: AtomicU64,
@@ -120,7 +123,20 @@ impl GitSource {
             Ok(repo) => repo,
             Err(_) => Repository::init_bare(&path).map_err(local)?,
         };
-        Ok(Self { url, reference, repo, ls_remotes: AtomicU64::new(0), fetches: AtomicU64::new(0) })
+        Ok(Self {
+            url,
+            reference,
+            credentials: Credentials::default(),
+            repo,
+            ls_remotes: AtomicU64::new(0),
+            fetches: AtomicU64::new(0),
+        })
+    }
+
+    /// Authenticates with `credentials`.
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = credentials;
+        self
     }
 
     /// The source location (redacted when displayed).
@@ -168,7 +184,9 @@ impl GitSource {
     fn remote_target(&self, last: Option<String>) -> Result<Oid, SourceError> {
         self.ls_remotes.fetch_add(1, Ordering::Relaxed);
         let mut remote = self.repo.remote_anonymous(&self.url.url).map_err(|e| self.classify(e))?;
-        let connection = remote.connect_auth(Direction::Fetch, None, None).map_err(|e| self.classify(e))?;
+        let asked = Cell::new(0);
+        let callbacks = self.credentials.callbacks(&asked);
+        let connection = remote.connect_auth(Direction::Fetch, Some(callbacks), None).map_err(|e| self.classify(e))?;
         let heads = connection.list().map_err(|e| self.classify(e))?;
         let (name, peeled) = match &self.reference {
             GitRef::Branch(b) => (format!("refs/heads/{b}"), None),
@@ -187,7 +205,9 @@ impl GitSource {
     fn fetch(&self, target: Oid) -> Result<(), SourceError> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let mut remote = self.repo.remote_anonymous(&self.url.url).map_err(|e| self.classify(e))?;
+        let asked = Cell::new(0);
         let mut options = FetchOptions::new();
+        options.remote_callbacks(self.credentials.callbacks(&asked));
         options.download_tags(git2::AutotagOption::None);
         let refspec = match &self.reference {
             GitRef::Branch(b) => format!("+refs/heads/{b}:refs/plumb/fetch"),
@@ -258,6 +278,8 @@ impl GitSource {
         let url = self.url.redacted.clone();
         let reason = e.message().replace(&self.url.url, &self.url.redacted);
         let refused = e.code() == ErrorCode::Auth
+            || reason.contains(credentials::REFUSED)
+            || reason.contains(credentials::MISSING)
             || (e.class() == ErrorClass::Http && (reason.contains("401") || reason.contains("403")));
         if refused { SourceError::AuthFailed { url, reason } } else { SourceError::Unreachable { url, reason } }
     }

@@ -3,8 +3,10 @@
 //!
 //! - [`url`] — parsing source locations (https, http, ssh, scp-like, git, file, local path).
 //! - [`tree`] — the read-only [`Tree`] view of a commit or a directory, with path safety.
+//! - [`credentials`] — HTTPS user and password or token, from files or environment.
 //! - [`git`] — polling a remote cheaply and fetching shallow into a bare cache; reading commits.
 
+pub mod credentials;
 pub mod git;
 pub mod tree;
 pub mod url;

@@ -155,3 +155,59 @@ fn unsafe_paths_in_a_commit_are_refused_and_nothing_outside_is_read() -> anyhow:
     assert!(err.starts_with("apps/big.yaml: "), "{err}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smart_http_transport() -> anyhow::Result<()> {
+    let root = tempfile::tempdir()?;
+    let (_bare, work) = remote_and_work(root.path())?;
+    let server = plumb_testenv::git_http::GitHttpServer::start(&root.path().join("served"), None).await?;
+    let url = server.url("config.git");
+    let cache = root.path().join("cache");
+    tokio::task::spawn_blocking(move || scenario(&url, &cache, &work)).await??;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_credentials_right_wrong_and_missing() -> anyhow::Result<()> {
+    use plumb::source::credentials::Credentials;
+    let root = tempfile::tempdir()?;
+    let (_bare, work) = remote_and_work(root.path())?;
+    work.write("a.yaml", "kind: ConfigMap\n")?;
+    let sha = work.commit("first")?;
+    work.git(&["push", "-q", "origin", "main"])?;
+    let server =
+        plumb_testenv::git_http::GitHttpServer::start(&root.path().join("served"), Some(("robot", "right-token")))
+            .await?;
+    let url = server.url("config.git");
+    let cache = root.path().join("cache");
+
+    let poll = |credentials: Credentials, cache: std::path::PathBuf, url: String| {
+        tokio::task::spawn_blocking(move || {
+            let source = GitSource::open(url::parse(&url, false)?, GitRef::Branch("main".into()), &cache)?
+                .with_credentials(credentials);
+            source.poll()
+        })
+    };
+    assert_eq!(
+        poll(Credentials::userpass("robot", "right-token"), cache.join("a"), url.clone()).await??,
+        Poll::Fetched(sha)
+    );
+
+    for (what, credentials) in
+        [("wrong", Credentials::userpass("robot", "wrong-token")), ("missing", Credentials::default())]
+    {
+        let before = server.requests();
+        let started = std::time::Instant::now();
+        let result = poll(credentials, cache.join(what), url.clone()).await?;
+        match result {
+            Err(SourceError::AuthFailed { url: shown, reason }) => {
+                assert!(!reason.contains("wrong-token") && !shown.contains("wrong-token"), "{reason}");
+            }
+            other => panic!("{what} credentials: expected AuthFailed, got {other:?}"),
+        }
+        let requests = server.requests() - before;
+        println!("{what} credentials: AuthFailed after {requests} request(s) in {:?}", started.elapsed());
+        assert!(requests <= 3, "{what} credentials caused {requests} requests: a retry storm");
+    }
+    Ok(())
+}

@@ -7,6 +7,7 @@
 //! - [`readiness`] — the kubelet stand-in that marks pods ready.
 //! - [`git`] — working repositories and a `git daemon` for source tests.
 //! - [`webhook`] — a mutating admission webhook over HTTPS for drift tests.
+//! - [`git_http`] — `git http-backend` behind a small HTTP server, optionally with Basic auth.
 //! - [`http`] — a minimal HTTP client for plain-HTTP endpoints.
 //! - [`prometheus`] — Debian's Prometheus scraping test targets.
 //! - [`namespace`] — per-test namespaces on a shared control plane.
@@ -21,6 +22,7 @@ pub mod binaries;
 pub mod certs;
 pub mod control_plane;
 pub mod git;
+pub mod git_http;
 pub mod http;
 pub mod namespace;
 pub mod ports;
