@@ -120,6 +120,15 @@ pub struct RunArgs {
     /// How long a wave may take to become healthy.
     #[arg(long, env = "PLUMB_HEALTH_TIMEOUT", default_value = "5m", value_parser = crate::duration::parse_duration)]
     pub health_timeout: Duration,
+    /// Verify commit signatures before syncing them.
+    #[arg(long, env = "PLUMB_VERIFY_COMMITS", value_enum, default_value_t = VerifyCommits::Off)]
+    pub verify_commits: VerifyCommits,
+    /// git allowed_signers file of trusted SSH keys (with --verify-commits ssh).
+    #[arg(long, env = "PLUMB_ALLOWED_SIGNERS", required_if_eq("verify_commits", "ssh"))]
+    pub allowed_signers: Option<PathBuf>,
+    /// Armored OpenPGP public keys to trust (with --verify-commits openpgp).
+    #[arg(long, env = "PLUMB_OPENPGP_KEYS", required_if_eq("verify_commits", "openpgp"))]
+    pub openpgp_keys: Option<PathBuf>,
     /// File holding the HTTPS user (else $PLUMB_GIT_USERNAME).
     #[arg(long, env = "PLUMB_GIT_USERNAME_FILE")]
     pub git_username_file: Option<PathBuf>,
@@ -144,6 +153,17 @@ pub struct RunArgs {
     /// This instance's name in events (the pod name in a cluster).
     #[arg(long, env = "POD_NAME", default_value = "plumb")]
     pub instance: String,
+}
+
+/// Commit signature policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyCommits {
+    /// No verification.
+    Off,
+    /// SSH signatures by keys in --allowed-signers.
+    Ssh,
+    /// OpenPGP signatures by keys in --openpgp-keys.
+    Openpgp,
 }
 
 /// `plumb history` options.
@@ -222,6 +242,15 @@ async fn run(args: Box<RunArgs>) -> anyhow::Result<()> {
         args.git_username_file.as_deref(),
         args.git_password_file.as_deref(),
     )?;
+    let verify = {
+        use crate::source::signature::{AllowedSigners, OpenPgpKeys, VerifyPolicy};
+        match (args.verify_commits, &args.allowed_signers, &args.openpgp_keys) {
+            (VerifyCommits::Off, _, _) => VerifyPolicy::Off,
+            (VerifyCommits::Ssh, Some(path), _) => VerifyPolicy::Ssh(AllowedSigners::load(path)?),
+            (VerifyCommits::Openpgp, _, Some(path)) => VerifyPolicy::OpenPgp(OpenPgpKeys::load(path)?),
+            _ => anyhow::bail!("--verify-commits needs --allowed-signers (ssh) or --openpgp-keys (openpgp)"),
+        }
+    };
     let config = kube::Config::infer().await.context("no Kubernetes config found (in-cluster or KUBECONFIG)")?;
     let (client, requests) = crate::client::counted_client(config)?;
     let options = SyncOptions {
@@ -260,6 +289,7 @@ async fn run(args: Box<RunArgs>) -> anyhow::Result<()> {
         cache_dir: args.cache_dir,
         allow_insecure_http: args.allow_insecure_http,
         credentials,
+        verify,
         once: args.once,
     };
     let webhook_secret = match &args.webhook_secret_file {

@@ -162,7 +162,7 @@ impl Reporter {
     }
 
     /// A commit was synced: metrics, events, audit records and status for each app.
-    pub async fn commit_synced(&self, report: &CommitReport, info: Option<&CommitInfo>) {
+    pub async fn commit_synced(&self, report: &CommitReport, info: Option<&CommitInfo>, signature: &str) {
         let person = |s: &crate::source::git::Signature| format!("{} <{}>", s.name, s.email);
         let record = |app: &str,
                       actions: Vec<AuditAction>,
@@ -175,7 +175,7 @@ impl Reporter {
             commit: Some(report.commit.clone()),
             author: info.map(|i| person(&i.author)),
             committer: info.map(|i| person(&i.committer)),
-            signature: "not-checked".into(),
+            signature: signature.to_string(),
             render_digest: digest,
             actions,
             result: if error.is_none() { "success".into() } else { "failure".into() },
@@ -309,6 +309,35 @@ impl Reporter {
                 entry.health = health;
             }
         });
+    }
+
+    /// A commit failed signature verification: nothing of it is synced.
+    /// Events go on the inventory of each of `apps`.
+    pub async fn signature_rejected(&self, commit: &str, reason: &str, applied: Option<&str>, apps: &[String]) {
+        self.metrics.signature_failure();
+        let stays = applied.map(|c| format!("; the cluster stays at {}", short(c))).unwrap_or_default();
+        let note = format!("{reason}{stays}");
+        for app in apps {
+            self.event(self.inventory_ref(app), Severity::Warning, "SignatureRejected", "Verify", &note).await;
+        }
+        self.update(|s| s.source.error = Some(note.clone()));
+        let record = AuditRecord {
+            time: now(),
+            event: "source".into(),
+            app: "*".into(),
+            commit: Some(commit.to_string()),
+            author: None,
+            committer: None,
+            signature: format!("rejected: {reason}"),
+            render_digest: None,
+            actions: Vec::new(),
+            result: "failure".into(),
+            error: Some(note),
+            duration_ms: 0,
+            prev: String::new(),
+            hash: String::new(),
+        };
+        self.audit(record).await;
     }
 
     /// Forgets an app that left plumb.yaml.

@@ -16,6 +16,7 @@ use crate::apply::Syncer;
 use crate::report::Reporter;
 use crate::source::credentials::Credentials;
 use crate::source::git::{GitRef, GitSource};
+use crate::source::signature::VerifyPolicy;
 use crate::source::tree::Subdir;
 use crate::source::{SourceError, Tree, url};
 
@@ -36,6 +37,8 @@ pub struct AgentConfig {
     pub allow_insecure_http: bool,
     /// HTTPS credentials.
     pub credentials: Credentials,
+    /// Commit signature policy.
+    pub verify: VerifyPolicy,
     /// Sync once and return.
     pub once: bool,
 }
@@ -54,6 +57,9 @@ pub enum AgentError {
         /// What failed.
         summary: String,
     },
+    /// `--once`: the commit failed signature verification.
+    #[error(transparent)]
+    Rejected(SourceError),
     /// `--once`: the source could not be polled.
     #[error("polling the source failed: {0}")]
     PollFailed(SourceError),
@@ -95,10 +101,13 @@ pub async fn run(
     let source = Arc::new(Mutex::new(source));
     let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(300));
     let mut synced: Option<String> = None;
+    let mut rejected: Option<String> = None;
+    let policy = Arc::new(config.verify.clone());
     loop {
         let started = std::time::Instant::now();
         let polled = {
             let source = source.clone();
+            let policy = policy.clone();
             tokio::task::spawn_blocking(move || {
                 let source = source
                     .lock()
@@ -106,15 +115,16 @@ pub async fn run(
                 let poll = source.poll()?;
                 let fetched = matches!(poll, crate::source::git::Poll::Fetched(_));
                 let commit = poll.commit().to_string();
+                let signature = source.verify(&commit, &policy);
                 let info = source.commit_info(&commit).ok();
                 let tree: Arc<dyn Tree> = Arc::new(source.tree(&commit)?);
-                Ok::<_, SourceError>((commit, tree, info, fetched))
+                Ok::<_, SourceError>((commit, tree, info, fetched, signature))
             })
             .await
             .unwrap_or_else(|e| Err(SourceError::Local { what: "poll task".into(), reason: e.to_string() }))
         };
         match &polled {
-            Ok((commit, _, _, fetched)) => reporter.polled(Ok(commit), started.elapsed(), *fetched),
+            Ok((commit, _, _, fetched, _)) => reporter.polled(Ok(commit), started.elapsed(), *fetched),
             Err(e) => reporter.polled(Err(e.to_string()), started.elapsed(), false),
         }
         let wait = match polled {
@@ -128,12 +138,25 @@ pub async fn run(
                 backoff.succeeded();
                 jittered(config.interval, jitter())
             }
-            Ok((commit, tree, info, _)) => {
+            Ok((commit, _, _, _, Err(rejection))) => {
+                // Reported once per commit; the cluster stays where it is.
+                if rejected.as_deref() != Some(commit.as_str()) {
+                    error!(%rejection, "commit rejected");
+                    let apps = syncer.managed_apps().await.unwrap_or_default();
+                    reporter.signature_rejected(&commit, &rejection.to_string(), synced.as_deref(), &apps).await;
+                    rejected = Some(commit);
+                }
+                if config.once {
+                    return Err(AgentError::Rejected(rejection));
+                }
+                jittered(config.interval, jitter())
+            }
+            Ok((commit, tree, info, _, Ok(signature))) => {
                 let tree: Arc<dyn Tree> =
                     if config.path.is_empty() { tree } else { Arc::new(Subdir::new(tree, &config.path)?) };
                 let span = info_span!("commit", commit = %short(&commit));
                 let report = sync_commit(&syncer, tree, &commit).instrument(span).await;
-                reporter.commit_synced(&report, info.as_ref()).await;
+                reporter.commit_synced(&report, info.as_ref(), &signature.to_string()).await;
                 if report.succeeded() {
                     info!(commit = %short(&commit), apps = report.apps.len(), "commit synced");
                     synced = Some(commit);

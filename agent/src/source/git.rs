@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::SourceError;
 use super::credentials::{self, Credentials};
+use super::signature::{SignatureStatus, VerifyPolicy};
 use super::tree::{DEFAULT_MAX_FILE_SIZE, Entry, EntryKind, Tree, clean_path, resolve_link};
 use super::url::{SourceUrl, Transport};
 
@@ -226,6 +227,34 @@ impl GitSource {
             reference: self.reference.to_string(),
             last: self.last_fetched(),
         })
+    }
+
+    /// Checks `commit` against `policy`; a rejection names the commit and why.
+    pub fn verify(&self, commit: &str, policy: &VerifyPolicy) -> Result<SignatureStatus, SourceError> {
+        let reject = |reason: String| SourceError::SignatureRejected { commit: commit.to_string(), reason };
+        if matches!(policy, VerifyPolicy::Off) {
+            return Ok(SignatureStatus::NotChecked);
+        }
+        let oid = Oid::from_str(commit).map_err(|_| reject("not a commit sha".into()))?;
+        let (signature, signed) = match self.repo.extract_signature(&oid, Some("gpgsig")) {
+            Ok(parts) => parts,
+            Err(e) if e.code() == ErrorCode::NotFound => return Err(reject("it is not signed".into())),
+            Err(e) => return Err(reject(format!("its signature cannot be read: {}", e.message()))),
+        };
+        let armored = String::from_utf8_lossy(&signature).to_string();
+        let ssh = armored.contains("BEGIN SSH SIGNATURE");
+        match policy {
+            VerifyPolicy::Ssh(signers) if ssh => {
+                let (signer, key) = signers.verify(&armored, &signed).map_err(reject)?;
+                Ok(SignatureStatus::Verified { format: "ssh".into(), key, signer })
+            }
+            VerifyPolicy::OpenPgp(keys) if !ssh => {
+                let key = keys.verify(&armored, &signed).map_err(reject)?;
+                Ok(SignatureStatus::Verified { format: "openpgp".into(), key, signer: "trusted OpenPGP key".into() })
+            }
+            VerifyPolicy::Ssh(_) => Err(reject("it is not signed with an SSH key (the policy is ssh)".into())),
+            _ => Err(reject("it is signed with an SSH key (the policy is openpgp)".into())),
+        }
     }
 
     /// Metadata of `commit`.

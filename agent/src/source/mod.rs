@@ -4,10 +4,12 @@
 //! - [`url`] — parsing source locations (https, http, ssh, scp-like, git, file, local path).
 //! - [`tree`] — the read-only [`Tree`] view of a commit or a directory, with path safety.
 //! - [`credentials`] — HTTPS user and password or token, from files or environment.
+//! - [`signature`] — commit signature verification.
 //! - [`git`] — polling a remote cheaply and fetching shallow into a bare cache; reading commits.
 
 pub mod credentials;
 pub mod git;
+pub mod signature;
 pub mod tree;
 pub mod url;
 
@@ -30,6 +32,16 @@ pub enum SourceError {
         /// The remote (credentials removed).
         url: String,
         /// libgit2's message.
+        reason: String,
+    },
+    /// A commit failed signature verification.
+    #[error(
+        "commit {commit} rejected: {reason}; plumb stays at the last verified commit (sign it with a trusted key, or add the key)"
+    )]
+    SignatureRejected {
+        /// The commit.
+        commit: String,
+        /// Unsigned, unknown key, or bad signature.
         reason: String,
     },
     /// The remote refused the credentials.

@@ -211,3 +211,206 @@ async fn http_credentials_right_wrong_and_missing() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A fresh ed25519 key in `dir`: (private key path, allowed_signers line).
+fn ssh_key(dir: &Path, name: &str, principal: &str) -> anyhow::Result<(std::path::PathBuf, String)> {
+    let key = dir.join(name);
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&key)
+        .status()?;
+    anyhow::ensure!(status.success(), "ssh-keygen failed");
+    let public = std::fs::read_to_string(key.with_extension("pub"))?;
+    Ok((key, format!("{principal} {}", public.trim())))
+}
+
+#[test]
+fn ssh_signed_commits_pass_and_unsigned_tampered_and_foreign_ones_are_rejected() -> anyhow::Result<()> {
+    use plumb::source::signature::{AllowedSigners, SignatureStatus, VerifyPolicy};
+    let root = tempfile::tempdir()?;
+    let (bare, work) = remote_and_work(root.path())?;
+    let (trusted, trusted_line) = ssh_key(root.path(), "trusted", "release@plumb.invalid")?;
+    let (foreign, _) = ssh_key(root.path(), "foreign", "mallory@plumb.invalid")?;
+    let signers = root.path().join("allowed_signers");
+    std::fs::write(&signers, format!("{trusted_line}\n"))?;
+    let policy = VerifyPolicy::Ssh(AllowedSigners::load(&signers)?);
+    let sign = |key: &Path, message: &str| -> anyhow::Result<String> {
+        work.git(&[
+            "-c",
+            "gpg.format=ssh",
+            "-c",
+            &format!("user.signingkey={}", key.display()),
+            "commit",
+            "-q",
+            "-S",
+            "--allow-empty",
+            "-m",
+            message,
+        ])?;
+        Ok(work.git(&["rev-parse", "HEAD"])?)
+    };
+    let source = GitSource::open(
+        url::parse(&bare.display().to_string(), false)?,
+        GitRef::Branch("main".into()),
+        &root.path().join("cache"),
+    )?;
+    let fetch = |commit: &str| -> anyhow::Result<()> {
+        work.git(&["push", "-q", "-f", "origin", &format!("{commit}:refs/heads/main")])?;
+        source.poll()?;
+        Ok(())
+    };
+
+    let good = sign(&trusted, "signed by a trusted key")?;
+    fetch(&good)?;
+    match source.verify(&good, &policy)? {
+        SignatureStatus::Verified { format, signer, key } => {
+            assert_eq!((format.as_str(), signer.as_str()), ("ssh", "release@plumb.invalid"));
+            assert!(key.starts_with("SHA256:"), "{key}");
+        }
+        other => panic!("expected a verified commit, got {other:?}"),
+    }
+
+    let unsigned = work.commit("unsigned")?;
+    fetch(&unsigned)?;
+    let wrong_key = sign(&foreign, "signed by an unknown key")?;
+    // Tampered: the signed commit's message changed, signature kept.
+    let raw = work.git(&["cat-file", "commit", &good])?;
+    let forged_object = raw.replace("signed by a trusted key", "signed by a trusted key, and forged");
+    std::fs::write(root.path().join("forged"), format!("{forged_object}\n"))?;
+    let forged = work.git(&["hash-object", "-t", "commit", "-w", &root.path().join("forged").display().to_string()])?;
+
+    let table = [
+        (&unsigned, "it is not signed"),
+        (&wrong_key, "which is not in allowed_signers"),
+        (&forged, "does not match the commit (tampered?)"),
+    ];
+    for (commit, reason) in table {
+        fetch(commit)?;
+        let err = source.verify(commit, &policy).expect_err("rejected").to_string();
+        assert!(err.starts_with(&format!("commit {commit} rejected: ")) && err.contains(reason), "{err}");
+    }
+    assert_eq!(source.verify(&unsigned, &VerifyPolicy::Off)?, SignatureStatus::NotChecked);
+    Ok(())
+}
+
+/// A throwaway GnuPG home; its agent is stopped on drop.
+struct GnupgHome {
+    dir: tempfile::TempDir,
+}
+
+impl GnupgHome {
+    fn new() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+        Ok(Self { dir })
+    }
+
+    fn gpg(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = std::process::Command::new("gpg")
+            .env("GNUPGHOME", self.dir.path())
+            .args(["--batch", "--quiet"])
+            .args(args)
+            .output()?;
+        anyhow::ensure!(out.status.success(), "gpg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(String::from_utf8_lossy(&out.stdout).to_string())
+    }
+
+    /// A new signing key; its fingerprint.
+    fn key(&self, uid: &str) -> anyhow::Result<String> {
+        self.gpg(&[
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            uid,
+            "ed25519",
+            "sign",
+            "never",
+        ])?;
+        let listing = self.gpg(&["--with-colons", "--list-keys", uid])?;
+        let fpr = listing.lines().find_map(|l| l.strip_prefix("fpr:")).map(|l| l.trim_matches(':').to_string());
+        fpr.ok_or_else(|| anyhow::anyhow!("no fingerprint for {uid}"))
+    }
+
+    /// A gpg wrapper for git's gpg.program, pinned to this home.
+    fn program(&self) -> anyhow::Result<std::path::PathBuf> {
+        let path = self.dir.path().join("gpg-here");
+        std::fs::write(&path, format!("#!/bin/sh\nGNUPGHOME='{}' exec gpg \"$@\"\n", self.dir.path().display()))?;
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+        Ok(path)
+    }
+}
+
+impl Drop for GnupgHome {
+    fn drop(&mut self) {
+        let _ =
+            std::process::Command::new("gpgconf").env("GNUPGHOME", self.dir.path()).args(["--kill", "all"]).status();
+    }
+}
+
+#[test]
+fn openpgp_signed_commits_pass_and_unsigned_tampered_and_foreign_ones_are_rejected() -> anyhow::Result<()> {
+    use plumb::source::signature::{OpenPgpKeys, SignatureStatus, VerifyPolicy};
+    let root = tempfile::tempdir()?;
+    let (bare, work) = remote_and_work(root.path())?;
+    let gnupg = GnupgHome::new()?;
+    let trusted = gnupg.key("Release <release@plumb.invalid>")?;
+    let foreign = gnupg.key("Mallory <mallory@plumb.invalid>")?;
+    let keyring = root.path().join("trusted.asc");
+    std::fs::write(&keyring, gnupg.gpg(&["--armor", "--export", &trusted])?)?;
+    let policy = VerifyPolicy::OpenPgp(OpenPgpKeys::load(&keyring)?);
+    let program = gnupg.program()?;
+    let sign = |key: &str, message: &str| -> anyhow::Result<String> {
+        work.git(&[
+            "-c",
+            &format!("gpg.program={}", program.display()),
+            "-c",
+            &format!("user.signingkey={key}"),
+            "commit",
+            "-q",
+            "-S",
+            "--allow-empty",
+            "-m",
+            message,
+        ])?;
+        Ok(work.git(&["rev-parse", "HEAD"])?)
+    };
+    let source = GitSource::open(
+        url::parse(&bare.display().to_string(), false)?,
+        GitRef::Branch("main".into()),
+        &root.path().join("cache"),
+    )?;
+    let fetch = |commit: &str| -> anyhow::Result<()> {
+        work.git(&["push", "-q", "-f", "origin", &format!("{commit}:refs/heads/main")])?;
+        source.poll()?;
+        Ok(())
+    };
+
+    let good = sign(&trusted, "signed by the release key")?;
+    fetch(&good)?;
+    match source.verify(&good, &policy)? {
+        SignatureStatus::Verified { format, key, .. } => {
+            assert_eq!((format.as_str(), key.as_str()), ("openpgp", trusted.as_str()))
+        }
+        other => panic!("expected a verified commit, got {other:?}"),
+    }
+    let unsigned = work.commit("unsigned")?;
+    let wrong_key = sign(&foreign, "signed by an unknown key")?;
+    let raw = work.git(&["cat-file", "commit", &good])?;
+    std::fs::write(
+        root.path().join("forged"),
+        format!("{}\n", raw.replace("signed by the release key", "signed by the release key, forged")),
+    )?;
+    let forged = work.git(&["hash-object", "-t", "commit", "-w", &root.path().join("forged").display().to_string()])?;
+    for (commit, reason) in [
+        (&unsigned, "it is not signed".to_string()),
+        (&wrong_key, format!("signed with key {foreign}, which is not a trusted OpenPGP key")),
+        (&forged, format!("the signature by key {trusted} does not match the commit (tampered?)")),
+    ] {
+        fetch(commit)?;
+        let err = source.verify(commit, &policy).expect_err("rejected").to_string();
+        assert!(err.contains(&reason), "{err}\n  expected: {reason}");
+    }
+    Ok(())
+}
