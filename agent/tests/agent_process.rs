@@ -122,3 +122,45 @@ fn run_once_fails_with_a_clear_error_on_a_bad_repo() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("source \"ftp://example.com/repo\": unsupported scheme \"ftp\""), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_local_commit_is_applied_within_two_seconds() -> anyhow::Result<()> {
+    let cluster = TestCluster::get().await?;
+    let ns = TestNamespace::create(&cluster.client(), "notify").await?;
+    let dir = tempfile::tempdir()?;
+    let repo = GitRepo::init(&dir.path().join("config"))?;
+    repo.write("plumb.yaml", format!("apps:\n  - {{name: notify, namespace: {}, path: app}}\n", ns.name()))?;
+    repo.write("app/first.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: first}\n")?;
+    repo.commit("first")?;
+    let kubeconfig = cluster.kubeconfig_path().as_os_str().to_owned();
+    let env: [(&str, &OsStr); 1] = [("KUBECONFIG", &kubeconfig)];
+    // An hour between polls: only the watch can bring the next commit in.
+    let mut args = run_args(repo.path(), ns.name(), &dir.path().join("cache"), &[]);
+    args.retain(|a| !a.starts_with("--interval"));
+    args.push("--interval=1h".into());
+    let mut agent =
+        ManagedProcess::spawn_with_env("plumb run", Path::new(PLUMB), &args, &env, &dir.path().join("plumb.log"))?;
+    let cms = Api::<ConfigMap>::namespaced(cluster.client(), ns.name());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cms.get_opt("first").await?.is_none() {
+        agent.check_running()?;
+        assert!(Instant::now() < deadline, "the first commit was never applied:\n{}", agent.log_tail(30));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    repo.write("app/second.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: second}\n")?;
+    repo.commit("second")?;
+    let committed = Instant::now();
+    while cms.get_opt("second").await?.is_none() {
+        assert!(
+            committed.elapsed() < Duration::from_secs(2),
+            "the local commit was not applied within 2 s:\n{}",
+            agent.log_tail(30)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!("local commit applied {:?} after it was made", committed.elapsed());
+    agent.stop(Duration::from_secs(5));
+    ns.delete().await?;
+    Ok(())
+}

@@ -96,6 +96,11 @@ pub async fn run(
 ) -> Result<(), AgentError> {
     let url = url::parse(&config.repo, config.allow_insecure_http)?;
     info!(repo = %url, reference = %config.reference, "following");
+    // A local repository is watched: its commits sync at once.
+    let _watch = match url.local_path() {
+        Some(path) => Some(crate::source::watch::watch_refs(std::path::Path::new(path), poll_now.clone())?),
+        None => None,
+    };
     let source =
         GitSource::open(url, config.reference.clone(), &config.cache_dir)?.with_credentials(config.credentials.clone());
     let source = Arc::new(Mutex::new(source));
@@ -178,7 +183,7 @@ pub async fn run(
         }
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            () = poll_now.notified() => info!("poll triggered by the git webhook"),
+            () = poll_now.notified() => info!("poll triggered (git webhook or local change)"),
             _ = shutdown.wait_for(|stop| *stop) => {
                 info!("shutting down");
                 return Ok(());

@@ -5,6 +5,7 @@
 //! - [`tree`] — the read-only [`Tree`] view of a commit or a directory, with path safety.
 //! - [`credentials`] — HTTPS user and password or token, from files or environment.
 //! - [`signature`] — commit signature verification.
+//! - [`watch`] — notify-based watching of a local repository's refs.
 //! - [`git`] — polling a remote cheaply and fetching shallow into a bare cache; reading commits.
 
 pub mod credentials;
@@ -12,6 +13,7 @@ pub mod git;
 pub mod signature;
 pub mod tree;
 pub mod url;
+pub mod watch;
 
 pub use tree::{DirTree, Entry, EntryKind, Tree};
 
