@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything plumb's tests and demo need on a fresh Debian bookworm
 # machine, idempotently (a second run takes seconds):
-#   - Debian packages: etcd-server, rsync, git, make, prometheus (and promtool);
+#   - Debian packages: etcd-server, rsync, git, make, prometheus (and promtool),
+#     openssh-server and openssh-client (sshd, ssh-keygen), gnupg;
 #   - kube-apiserver and kube-controller-manager v1.20.2, built once from
 #     Debian's source package and cached in ${PLUMB_CACHE:-~/.cache/plumb};
 #   - cargo-nextest, if the toolchain lacks it.
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 log() { echo "[setup] $*" >&2; }
 
 missing=()
-for pkg in etcd-server rsync git make prometheus; do
+for pkg in etcd-server rsync git make prometheus openssh-server openssh-client gnupg; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

@@ -135,6 +135,15 @@ pub struct RunArgs {
     /// File holding the HTTPS password or token (else $PLUMB_GIT_PASSWORD).
     #[arg(long, env = "PLUMB_GIT_PASSWORD_FILE")]
     pub git_password_file: Option<PathBuf>,
+    /// SSH private key for ssh:// and git@host:path sources.
+    #[arg(long, env = "PLUMB_SSH_KEY_FILE")]
+    pub ssh_key_file: Option<PathBuf>,
+    /// File holding the SSH key's passphrase.
+    #[arg(long, env = "PLUMB_SSH_PASSPHRASE_FILE")]
+    pub ssh_passphrase_file: Option<PathBuf>,
+    /// known_hosts file of trusted SSH host keys (SSH sources need one: unknown hosts are refused).
+    #[arg(long, env = "PLUMB_KNOWN_HOSTS_FILE")]
+    pub known_hosts_file: Option<PathBuf>,
     /// Allow http:// to hosts other than loopback (clear text).
     #[arg(long, env = "PLUMB_ALLOW_INSECURE_HTTP")]
     pub allow_insecure_http: bool,
@@ -238,10 +247,16 @@ async fn run(args: Box<RunArgs>) -> anyhow::Result<()> {
 
     // Bad arguments fail before anything connects anywhere.
     crate::source::url::parse(&args.repo, args.allow_insecure_http)?;
-    let credentials = crate::source::credentials::Credentials::load(
+    let mut credentials = crate::source::credentials::Credentials::load(
         args.git_username_file.as_deref(),
         args.git_password_file.as_deref(),
     )?;
+    if let Some(key) = &args.ssh_key_file {
+        credentials = credentials.with_ssh_key(key, args.ssh_passphrase_file.as_deref())?;
+    }
+    if let Some(path) = &args.known_hosts_file {
+        credentials = credentials.with_known_hosts(crate::source::known_hosts::KnownHosts::load(path)?);
+    }
     let verify = {
         use crate::source::signature::{AllowedSigners, OpenPgpKeys, VerifyPolicy};
         match (args.verify_commits, &args.allowed_signers, &args.openpgp_keys) {

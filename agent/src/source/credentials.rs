@@ -5,7 +5,9 @@
 use std::cell::Cell;
 use std::path::Path;
 
-use git2::{Cred, CredentialType, RemoteCallbacks};
+use git2::{CertificateCheckStatus, Cred, CredentialType, RemoteCallbacks};
+
+use super::known_hosts::{HostKeyCheck, KnownHosts, fingerprint};
 
 use super::SourceError;
 
@@ -18,11 +20,34 @@ pub(crate) const REFUSED: &str = "the remote refused the configured credentials"
 /// Marker when the remote wants credentials and none are configured.
 pub(crate) const MISSING: &str = "the remote asks for credentials and none are configured";
 
-/// What plumb authenticates with.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// Marker of a refused SSH host key.
+pub(crate) const HOST_KEY: &str = "host key refused";
+
+/// What the callbacks of one connection observed, for the error that follows:
+/// libgit2 replaces a refused host key's message with a generic one.
+#[derive(Debug, Default)]
+pub(crate) struct CallbackState {
+    /// Credential requests answered.
+    pub(crate) asked: Cell<u32>,
+    /// Why a host key was refused.
+    pub(crate) host_key: std::cell::RefCell<Option<String>>,
+}
+
+/// What plumb authenticates with, and the SSH hosts it trusts.
+#[derive(Clone, Default)]
 pub struct Credentials {
     username: Option<String>,
     password: Option<String>,
+    ssh_key: Option<std::path::PathBuf>,
+    ssh_passphrase: Option<String>,
+    known_hosts: Option<KnownHosts>,
+}
+
+impl PartialEq for Credentials {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.username, &self.password, &self.ssh_key, &self.ssh_passphrase)
+            == (&other.username, &other.password, &other.ssh_key, &other.ssh_passphrase)
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -30,6 +55,9 @@ impl std::fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("username", &self.username.as_ref().map(|_| "***"))
             .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("ssh_key", &self.ssh_key)
+            .field("ssh_passphrase", &self.ssh_passphrase.as_ref().map(|_| "***"))
+            .field("known_hosts", &self.known_hosts.is_some())
             .finish()
     }
 }
@@ -52,23 +80,71 @@ impl Credentials {
             Some(path) => Some(read_secret(path, "git password")?),
             None => std::env::var(PASSWORD_ENV).ok(),
         };
-        Ok(Self { username: username.filter(|u| !u.is_empty()), password: password.filter(|p| !p.is_empty()) })
+        Ok(Self {
+            username: username.filter(|u| !u.is_empty()),
+            password: password.filter(|p| !p.is_empty()),
+            ..Self::default()
+        })
+    }
+
+    /// Adds an SSH private key (and the file of its passphrase, if any).
+    pub fn with_ssh_key(mut self, key: &Path, passphrase_file: Option<&Path>) -> Result<Self, SourceError> {
+        self.ssh_key = Some(key.to_path_buf());
+        self.ssh_passphrase = passphrase_file.map(|p| read_secret(p, "SSH passphrase")).transpose()?;
+        Ok(self)
+    }
+
+    /// Trusts the SSH host keys in `known_hosts`.
+    pub fn with_known_hosts(mut self, known_hosts: KnownHosts) -> Self {
+        self.known_hosts = Some(known_hosts);
+        self
     }
 
     /// Explicit values (tests).
     pub fn userpass(username: &str, password: &str) -> Self {
-        Self { username: Some(username.to_string()), password: Some(password.to_string()) }
+        Self { username: Some(username.to_string()), password: Some(password.to_string()), ..Self::default() }
     }
 
     /// libgit2 callbacks answering a credential request once: libgit2
     /// asks again after a rejection, and a second answer would only repeat
     /// the failure against the server (a retry storm).
-    pub(crate) fn callbacks<'a>(&'a self, asked: &'a Cell<u32>) -> RemoteCallbacks<'a> {
+    ///
+    /// SSH host keys are checked against the known_hosts (`port` is the
+    /// remote's); TLS certificates get libgit2's normal verification.
+    pub(crate) fn callbacks<'a>(&'a self, state: &'a CallbackState, port: u16) -> RemoteCallbacks<'a> {
         let mut callbacks = RemoteCallbacks::new();
+        callbacks.certificate_check(move |cert, host| {
+            let Some(hostkey) = cert.as_hostkey() else { return Ok(CertificateCheckStatus::CertificatePassthrough) };
+            let Some(raw) = hostkey.hostkey() else {
+                return Err(git2::Error::from_str(&format!("{HOST_KEY}: the server's key could not be read")));
+            };
+            let Some(known) = &self.known_hosts else {
+                let reason = format!(
+                    "{HOST_KEY}: no known_hosts file is configured (the key of {host}:{port} is {})",
+                    fingerprint(raw)
+                );
+                state.host_key.replace(Some(reason.clone()));
+                return Err(git2::Error::from_str(&reason));
+            };
+            let what = match known.check(host, port, raw) {
+                HostKeyCheck::Trusted => return Ok(CertificateCheckStatus::CertificateOk),
+                HostKeyCheck::Unknown => "is not in known_hosts",
+                HostKeyCheck::Mismatch => "differs from the key in known_hosts (possible man-in-the-middle)",
+                HostKeyCheck::Revoked => "is revoked in known_hosts",
+            };
+            let reason = format!("{HOST_KEY}: the key {} of {host}:{port} {what}", fingerprint(raw));
+            state.host_key.replace(Some(reason.clone()));
+            Err(git2::Error::from_str(&reason))
+        });
         callbacks.credentials(move |_url, user_from_url, allowed| {
-            asked.set(asked.get() + 1);
-            if asked.get() > 1 {
+            state.asked.set(state.asked.get() + 1);
+            if state.asked.get() > 1 {
                 return Err(git2::Error::from_str(REFUSED));
+            }
+            if let Some(key) = &self.ssh_key
+                && allowed.contains(CredentialType::SSH_KEY)
+            {
+                return Cred::ssh_key(user_from_url.unwrap_or("git"), None, key, self.ssh_passphrase.as_deref());
             }
             match &self.password {
                 Some(password) if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) => {

@@ -4,7 +4,6 @@
 //!
 //! Everything here blocks; the runtime calls it from a blocking task.
 
-use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +12,7 @@ use git2::{Direction, ErrorClass, ErrorCode, FetchOptions, ObjectType, Oid, Repo
 use sha2::{Digest, Sha256};
 
 use super::SourceError;
-use super::credentials::{self, Credentials};
+use super::credentials::{self, CallbackState, Credentials};
 use super::signature::{SignatureStatus, VerifyPolicy};
 use super::tree::{DEFAULT_MAX_FILE_SIZE, Entry, EntryKind, Tree, clean_path, resolve_link};
 use super::url::{SourceUrl, Transport};
@@ -184,11 +183,12 @@ impl GitSource {
     /// The commit the followed ref points at on the remote (`ls-remote`).
     fn remote_target(&self, last: Option<String>) -> Result<Oid, SourceError> {
         self.ls_remotes.fetch_add(1, Ordering::Relaxed);
-        let mut remote = self.repo.remote_anonymous(&self.url.url).map_err(|e| self.classify(e))?;
-        let asked = Cell::new(0);
-        let callbacks = self.credentials.callbacks(&asked);
-        let connection = remote.connect_auth(Direction::Fetch, Some(callbacks), None).map_err(|e| self.classify(e))?;
-        let heads = connection.list().map_err(|e| self.classify(e))?;
+        let state = CallbackState::default();
+        let mut remote = self.repo.remote_anonymous(&self.url.url).map_err(|e| self.classify(e, &state))?;
+        let callbacks = self.credentials.callbacks(&state, self.url.port());
+        let connection =
+            remote.connect_auth(Direction::Fetch, Some(callbacks), None).map_err(|e| self.classify(e, &state))?;
+        let heads = connection.list().map_err(|e| self.classify(e, &state))?;
         let (name, peeled) = match &self.reference {
             GitRef::Branch(b) => (format!("refs/heads/{b}"), None),
             GitRef::Tag(t) => (format!("refs/tags/{t}"), Some(format!("refs/tags/{t}^{{}}"))),
@@ -205,10 +205,10 @@ impl GitSource {
 
     fn fetch(&self, target: Oid) -> Result<(), SourceError> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        let mut remote = self.repo.remote_anonymous(&self.url.url).map_err(|e| self.classify(e))?;
-        let asked = Cell::new(0);
+        let state = CallbackState::default();
+        let mut remote = self.repo.remote_anonymous(&self.url.url).map_err(|e| self.classify(e, &state))?;
         let mut options = FetchOptions::new();
-        options.remote_callbacks(self.credentials.callbacks(&asked));
+        options.remote_callbacks(self.credentials.callbacks(&state, self.url.port()));
         options.download_tags(git2::AutotagOption::None);
         let refspec = match &self.reference {
             GitRef::Branch(b) => format!("+refs/heads/{b}:refs/plumb/fetch"),
@@ -221,7 +221,7 @@ impl GitSource {
         if !matches!(self.reference, GitRef::Commit(_)) && self.url.transport != Transport::File {
             options.depth(1);
         }
-        remote.fetch(&[refspec.as_str()], Some(&mut options), None).map_err(|e| self.classify(e))?;
+        remote.fetch(&[refspec.as_str()], Some(&mut options), None).map_err(|e| self.classify(e, &state))?;
         self.repo.find_commit(target).map(|_| ()).map_err(|_| SourceError::RefNotFound {
             url: self.url.redacted.clone(),
             reference: self.reference.to_string(),
@@ -303,9 +303,12 @@ impl GitSource {
 
     /// Maps a libgit2 error to a typed one (credentials never appear: only
     /// the redacted URL is used).
-    fn classify(&self, e: git2::Error) -> SourceError {
+    fn classify(&self, e: git2::Error, state: &CallbackState) -> SourceError {
         let url = self.url.redacted.clone();
         let reason = e.message().replace(&self.url.url, &self.url.redacted);
+        if let Some(host_key) = state.host_key.take() {
+            return SourceError::UnknownHostKey { url, reason: host_key };
+        }
         let refused = e.code() == ErrorCode::Auth
             || reason.contains(credentials::REFUSED)
             || reason.contains(credentials::MISSING)

@@ -6,10 +6,12 @@
 //! - [`credentials`] — HTTPS user and password or token, from files or environment.
 //! - [`signature`] — commit signature verification.
 //! - [`watch`] — notify-based watching of a local repository's refs.
+//! - [`known_hosts`] — the SSH host keys plumb trusts.
 //! - [`git`] — polling a remote cheaply and fetching shallow into a bare cache; reading commits.
 
 pub mod credentials;
 pub mod git;
+pub mod known_hosts;
 pub mod signature;
 pub mod tree;
 pub mod url;
@@ -44,6 +46,14 @@ pub enum SourceError {
         /// The commit.
         commit: String,
         /// Unsigned, unknown key, or bad signature.
+        reason: String,
+    },
+    /// The SSH server's host key is not trusted.
+    #[error("{url}: {reason}; add the host's key to the known_hosts file (ssh-keyscan -p PORT HOST) if it is right")]
+    UnknownHostKey {
+        /// The remote.
+        url: String,
+        /// Unknown, mismatched or revoked, with the key's fingerprint.
         reason: String,
     },
     /// The remote refused the credentials.

@@ -149,7 +149,7 @@ impl AllowedSigners {
             // "ssh-", "ecdsa-" or "sk-".
             if !["ssh-", "ecdsa-", "sk-"].iter().any(|p| rest.starts_with(p)) {
                 let (options, after) = split_options(rest).ok_or((n + 1, "unterminated options".to_string()))?;
-                for option in options.split(',') {
+                for option in split_unquoted(options, ',') {
                     if let Some(value) = option.strip_prefix("namespaces=") {
                         namespaces = Some(value.trim_matches('"').split(',').map(String::from).collect());
                     } else if option == "cert-authority" {
@@ -184,6 +184,23 @@ impl AllowedSigners {
             .map_err(|_| format!("the signature by key {fingerprint} does not match the commit (tampered?)"))?;
         Ok((signer.principals.clone(), fingerprint))
     }
+}
+
+/// Splits `text` at `separator`s outside double quotes.
+fn split_unquoted(text: &str, separator: char) -> Vec<&str> {
+    let (mut parts, mut start, mut quoted) = (Vec::new(), 0, false);
+    for (i, c) in text.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c == separator && !quoted => {
+                parts.push(&text[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
 }
 
 /// Splits leading `opt,opt="a,b"` options from the rest of the line.

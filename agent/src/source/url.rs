@@ -30,6 +30,25 @@ pub struct SourceUrl {
 }
 
 impl SourceUrl {
+    /// The remote's port (the transport's default when the URL has none).
+    pub fn port(&self) -> u16 {
+        let default = match self.transport {
+            Transport::Https => 443,
+            Transport::Http => 80,
+            Transport::Ssh => 22,
+            Transport::Git => 9418,
+            Transport::File => 0,
+        };
+        let Some((_, rest)) = self.url.split_once("://") else { return default };
+        let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let port = match host_port.rsplit_once(']') {
+            Some((_, after)) => after.strip_prefix(':'),
+            None => host_port.rsplit_once(':').map(|(_, p)| p),
+        };
+        port.and_then(|p| p.parse().ok()).unwrap_or(default)
+    }
+
     /// The local path of a `File` source.
     pub fn local_path(&self) -> Option<&str> {
         (self.transport == Transport::File).then(|| self.url.trim_start_matches("file://"))
@@ -151,6 +170,17 @@ mod tests {
             assert!(err.contains(want), "{input}: {err}");
         }
         assert!(parse("http://example.com/repo", true).is_ok());
+    }
+
+    #[test]
+    fn ports() {
+        let port = |u: &str| parse(u, true).expect(u).port();
+        assert_eq!(port("ssh://git@example.com:2222/r.git"), 2222);
+        assert_eq!(port("ssh://git@example.com/r.git"), 22);
+        assert_eq!(port("git@example.com:org/r.git"), 22);
+        assert_eq!(port("https://user:pw@example.com/r"), 443);
+        assert_eq!(port("http://[::1]:8080/r"), 8080);
+        assert_eq!(port("git://127.0.0.1:9999/r"), 9999);
     }
 
     #[test]

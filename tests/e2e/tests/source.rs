@@ -22,11 +22,21 @@ fn remote_and_work(root: &Path) -> anyhow::Result<(std::path::PathBuf, GitRepo)>
 /// unchanged, a new commit, a force-push to unrelated history, the branch
 /// deleted then recreated.
 fn scenario(source_url: &str, cache: &Path, work: &GitRepo) -> anyhow::Result<()> {
+    scenario_with(source_url, cache, work, plumb::source::credentials::Credentials::default())
+}
+
+fn scenario_with(
+    source_url: &str,
+    cache: &Path,
+    work: &GitRepo,
+    credentials: plumb::source::credentials::Credentials,
+) -> anyhow::Result<()> {
     work.write("apps/web/cm.yaml", "kind: ConfigMap\n")?;
     let c1 = work.commit("first")?;
     work.git(&["push", "-q", "origin", "main"])?;
 
-    let source = GitSource::open(url::parse(source_url, false)?, GitRef::Branch("main".into()), cache)?;
+    let source = GitSource::open(url::parse(source_url, false)?, GitRef::Branch("main".into()), cache)?
+        .with_credentials(credentials.clone());
     assert_eq!(source.poll()?, Poll::Fetched(c1.clone()));
     assert_eq!((source.ls_remote_count(), source.fetch_count()), (1, 1));
 
@@ -72,7 +82,8 @@ fn scenario(source_url: &str, cache: &Path, work: &GitRepo) -> anyhow::Result<()
     assert_eq!(source.poll()?, Poll::Fetched(c4));
 
     // The cache survives a restart: a new source on the same cache does not fetch again.
-    let reopened = GitSource::open(url::parse(source_url, false)?, GitRef::Branch("main".into()), cache)?;
+    let reopened = GitSource::open(url::parse(source_url, false)?, GitRef::Branch("main".into()), cache)?
+        .with_credentials(credentials);
     assert!(matches!(reopened.poll()?, Poll::Unchanged(_)));
     assert_eq!(reopened.fetch_count(), 0);
     Ok(())
@@ -412,5 +423,51 @@ fn openpgp_signed_commits_pass_and_unsigned_tampered_and_foreign_ones_are_reject
         let err = source.verify(commit, &policy).expect_err("rejected").to_string();
         assert!(err.contains(&reason), "{err}\n  expected: {reason}");
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ssh_transport_with_a_key_and_known_hosts() -> anyhow::Result<()> {
+    use plumb::source::credentials::Credentials;
+    use plumb::source::known_hosts::KnownHosts;
+    let root = tempfile::tempdir()?;
+    let (bare, work) = remote_and_work(root.path())?;
+    let (key, public) = plumb_testenv::sshd::client_key(root.path(), "plumb-client")?;
+    let sshd = plumb_testenv::sshd::Sshd::start(&public).await?;
+    let url = sshd.url(&bare);
+    let trusted = KnownHosts::parse(&format!("{}\n", sshd.known_hosts_line())).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let credentials = Credentials::default().with_ssh_key(&key, None)?.with_known_hosts(trusted);
+    let cache = root.path().join("cache");
+    let scenario_url = url.clone();
+    tokio::task::spawn_blocking(move || scenario_with(&scenario_url, &cache, &work, credentials)).await??;
+
+    // An unknown host key (or none configured) is refused at once.
+    let strangers = KnownHosts::parse(
+        "[127.0.0.1]:1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKGNx7oAyfY3gNDSvT0SSXqBOxrv1VPRbD+UoRJEbYky\n",
+    )
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    for (what, credentials) in [
+        ("unknown host", Credentials::default().with_ssh_key(&key, None)?.with_known_hosts(strangers)),
+        ("no known_hosts", Credentials::default().with_ssh_key(&key, None)?),
+    ] {
+        let (url, cache) = (url.clone(), root.path().join(format!("cache-{}", what.replace(' ', "-"))));
+        let started = std::time::Instant::now();
+        let result = tokio::task::spawn_blocking(move || {
+            GitSource::open(url::parse(&url, false)?, GitRef::Branch("main".into()), &cache)?
+                .with_credentials(credentials)
+                .poll()
+        })
+        .await?;
+        match result {
+            Err(SourceError::UnknownHostKey { reason, .. }) => {
+                println!("{what}: refused in {:?}: {reason}", started.elapsed());
+                assert!(reason.contains("SHA256:"), "{reason}");
+            }
+            other => panic!("{what}: expected UnknownHostKey, got {other:?}"),
+        }
+    }
+    let pid = sshd.pid();
+    drop(sshd);
+    assert!(!plumb_testenv::process::pid_alive(pid), "sshd survived");
     Ok(())
 }

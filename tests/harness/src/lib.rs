@@ -10,6 +10,7 @@
 //! - [`git_http`] — `git http-backend` behind a small HTTP server, optionally with Basic auth.
 //! - [`http`] — a minimal HTTP client for plain-HTTP endpoints.
 //! - [`prometheus`] — Debian's Prometheus scraping test targets.
+//! - [`sshd`] — Debian's sshd with a test key, for the SSH transport.
 //! - [`namespace`] — per-test namespaces on a shared control plane.
 //!
 //! Isolation: `plumb-testenv run -- <command>` starts one control plane and
@@ -29,6 +30,7 @@ pub mod ports;
 pub mod process;
 pub mod prometheus;
 pub mod readiness;
+pub mod sshd;
 pub mod webhook;
 
 use std::path::{Path, PathBuf};
