@@ -338,8 +338,12 @@ async fn run(args: Box<RunArgs>) -> anyhow::Result<()> {
     let listener =
         crate::report::http::bind(args.listen).await.with_context(|| format!("listen on {}", args.listen))?;
     tracing::info!(address = %args.listen, "serving /metrics, /healthz, /readyz, /api/v1/status, /hooks/git");
-    let http =
-        crate::report::http::HttpState { reporter: reporter.clone(), poll_now: poll_now.clone(), webhook_secret };
+    let http = crate::report::http::HttpState {
+        reporter: reporter.clone(),
+        poll_now: poll_now.clone(),
+        webhook_secret,
+        api: requests.clone(),
+    };
     tokio::spawn(async move {
         if let Err(error) = crate::report::http::serve(listener, http).await {
             tracing::error!(%error, "the HTTP server stopped");

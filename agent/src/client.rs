@@ -74,6 +74,8 @@ pub struct RequestLabels {
 pub struct ApiRequests {
     counts: Mutex<BTreeMap<(RequestClass, u16), u64>>,
     family: prometheus_client::metrics::family::Family<RequestLabels, prometheus_client::metrics::counter::Counter>,
+    /// The last request failed to get any response (connection failure).
+    unreachable: std::sync::atomic::AtomicBool,
 }
 
 impl ApiRequests {
@@ -83,6 +85,12 @@ impl ApiRequests {
         }
         let verb = if class.dry_run { format!("dryrun-{}", class.verb) } else { class.verb.to_string() };
         self.family.get_or_create(&RequestLabels { verb, code: code.to_string() }).inc();
+        self.unreachable.store(code == 0, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// False when the last API request got no response at all.
+    pub fn reachable(&self) -> bool {
+        !self.unreachable.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The counts as a Prometheus metric family.

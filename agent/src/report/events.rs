@@ -3,8 +3,9 @@
 //! describe` shows it), and warnings for blocked prunes and failed renders.
 //!
 //! The same event (object, reason, note) repeated within ten minutes bumps
-//! a series count instead of creating another; each object gets at most
-//! ten events a minute. Events are best effort: a failure is logged.
+//! a series count instead of creating another (the count is written at
+//! most every few seconds); each object gets at most ten distinct events a
+//! minute. Events are best effort: a failure is logged.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,8 +22,10 @@ use tracing::{debug, warn};
 pub const CONTROLLER: &str = "plumb.dev/agent";
 /// A repeat within this window joins the series.
 const SERIES_WINDOW: Duration = Duration::from_secs(600);
-/// Events per object per minute.
+/// Distinct events per object per minute.
 const PER_OBJECT_PER_MINUTE: u32 = 10;
+/// A series count is written at most this often.
+const SERIES_WRITE_INTERVAL: Duration = Duration::from_secs(5);
 /// Longest note the API accepts.
 const MAX_NOTE: usize = 1024;
 
@@ -42,6 +45,7 @@ struct Series {
     namespace: String,
     count: i32,
     last: Instant,
+    written: Instant,
 }
 
 /// Publishes events for one plumb instance.
@@ -119,23 +123,31 @@ impl EventSink {
     ) {
         let id = object_id(&regarding);
         let note = truncate(note);
-        if !self.allowed(&id) {
-            debug!(object = %id, reason, "event dropped by the rate limit");
-            return;
-        }
-        let key = (id, reason.to_string(), note.clone());
+        let key = (id.clone(), reason.to_string(), note.clone());
         let now = jiff::Timestamp::now();
+        // A repeat joins its series; the count is written now and then.
         let repeat = {
             let mut series = self.series.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             series.retain(|_, s| s.last.elapsed() < SERIES_WINDOW);
             series.get_mut(&key).map(|s| {
                 s.count += 1;
                 s.last = Instant::now();
-                (s.name.clone(), s.namespace.clone(), s.count)
+                let due = s.written.elapsed() >= SERIES_WRITE_INTERVAL;
+                if due {
+                    s.written = Instant::now();
+                }
+                (s.name.clone(), s.namespace.clone(), s.count, due)
             })
         };
+        if let Some((_, _, _, false)) = repeat {
+            return;
+        }
+        if repeat.is_none() && !self.allowed(&id) {
+            debug!(object = %id, reason, "event dropped by the rate limit");
+            return;
+        }
         let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".into());
-        if let Some((name, namespace, count)) = repeat {
+        if let Some((name, namespace, count, _)) = repeat {
             let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
             let series =
                 Event { series: Some(EventSeries { count, last_observed_time: MicroTime(now) }), ..Event::default() };
@@ -168,7 +180,7 @@ impl EventSink {
         match api.create(&PostParams::default(), &event).await {
             Ok(_) => {
                 let mut series = self.series.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                series.insert(key, Series { name, namespace, count: 1, last: Instant::now() });
+                series.insert(key, Series { name, namespace, count: 1, last: Instant::now(), written: Instant::now() });
             }
             Err(error) => warn!(%error, reason, "could not publish an event"),
         }

@@ -27,6 +27,8 @@ pub struct HttpState {
     pub poll_now: Arc<Notify>,
     /// Shared secret of `/hooks/git` (the route answers 404 without one).
     pub webhook_secret: Option<Arc<Vec<u8>>>,
+    /// The agent's API requests (readiness needs the API reachable).
+    pub api: Arc<crate::client::ApiRequests>,
 }
 
 /// The router.
@@ -60,10 +62,12 @@ async fn metrics(State(state): State<HttpState>) -> Response {
 }
 
 async fn readyz(State(state): State<HttpState>) -> Response {
-    if state.reporter.status().ready {
-        "ready".into_response()
-    } else {
+    if !state.reporter.status().ready {
         (StatusCode::SERVICE_UNAVAILABLE, "the first sync has not finished").into_response()
+    } else if !state.api.reachable() {
+        (StatusCode::SERVICE_UNAVAILABLE, "the Kubernetes API did not answer the last request").into_response()
+    } else {
+        "ready".into_response()
     }
 }
 

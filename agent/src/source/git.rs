@@ -87,6 +87,18 @@ impl Poll {
     }
 }
 
+/// The commit `reference` points at among the refs a remote advertises
+/// (`ls-remote`). An annotated tag is advertised twice; the peeled entry
+/// (`^{}`) is its commit. A pinned commit is not looked up.
+pub fn select_ref<T: Copy>(advertised: &[(&str, T)], reference: &GitRef) -> Option<T> {
+    let find = |wanted: &str| advertised.iter().find(|(name, _)| *name == wanted).map(|(_, oid)| *oid);
+    match reference {
+        GitRef::Branch(b) => find(&format!("refs/heads/{b}")),
+        GitRef::Tag(t) => find(&format!("refs/tags/{t}^{{}}")).or_else(|| find(&format!("refs/tags/{t}"))),
+        GitRef::Commit(_) => None,
+    }
+}
+
 /// Sets libgit2's connect and I/O timeouts. Call once, before any thread
 /// is spawned (libgit2 keeps them in unsynchronised globals).
 pub fn set_timeouts(connect_ms: i32, io_ms: i32) -> Result<(), SourceError> {
@@ -189,14 +201,8 @@ impl GitSource {
         let connection =
             remote.connect_auth(Direction::Fetch, Some(callbacks), None).map_err(|e| self.classify(e, &state))?;
         let heads = connection.list().map_err(|e| self.classify(e, &state))?;
-        let (name, peeled) = match &self.reference {
-            GitRef::Branch(b) => (format!("refs/heads/{b}"), None),
-            GitRef::Tag(t) => (format!("refs/tags/{t}"), Some(format!("refs/tags/{t}^{{}}"))),
-            GitRef::Commit(_) => unreachable!("commits are not listed"),
-        };
-        // An annotated tag is advertised twice; the peeled entry is the commit.
-        let find = |wanted: &str| heads.iter().find(|h| h.name() == wanted).map(|h| h.oid());
-        peeled.as_deref().and_then(find).or_else(|| find(&name)).ok_or_else(|| SourceError::RefNotFound {
+        let advertised: Vec<(&str, Oid)> = heads.iter().map(|h| (h.name(), h.oid())).collect();
+        select_ref(&advertised, &self.reference).ok_or_else(|| SourceError::RefNotFound {
             url: self.url.redacted.clone(),
             reference: self.reference.to_string(),
             last,
@@ -428,5 +434,34 @@ impl Tree for GitTree {
 
     fn revision(&self) -> String {
         self.commit.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selects_branches_and_peeled_tags() {
+        let advertised = [
+            ("HEAD", 1),
+            ("refs/heads/main", 1),
+            ("refs/heads/release", 2),
+            ("refs/tags/v1", 3),
+            ("refs/tags/v2", 4),
+            ("refs/tags/v2^{}", 5),
+        ];
+        let table = [
+            (GitRef::Branch("main".into()), Some(1)),
+            (GitRef::Branch("release".into()), Some(2)),
+            (GitRef::Branch("gone".into()), None),
+            (GitRef::Tag("v1".into()), Some(3)),
+            (GitRef::Tag("v2".into()), Some(5)),
+            (GitRef::Tag("main".into()), None),
+            (GitRef::Commit("abc".into()), None),
+        ];
+        for (reference, want) in table {
+            assert_eq!(select_ref(&advertised, &reference), want, "{reference}");
+        }
     }
 }
