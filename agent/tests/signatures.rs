@@ -17,15 +17,9 @@ async fn unsigned_commits_are_refused_and_the_cluster_stays_put() -> anyhow::Res
     let cluster = TestCluster::get().await?;
     let ns = TestNamespace::create(&cluster.client(), "signed").await?;
     let dir = tempfile::tempdir()?;
-    let key = dir.path().join("release");
-    let keygen = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "release", "-f"])
-        .arg(&key)
-        .status()?;
-    assert!(keygen.success());
-    let public = std::fs::read_to_string(key.with_extension("pub"))?;
+    let (key, public) = plumb_testenv::sshd::client_key(dir.path(), "release")?;
     let signers = dir.path().join("allowed_signers");
-    std::fs::write(&signers, format!("release@plumb.invalid {}", public.trim()))?;
+    std::fs::write(&signers, format!("release@plumb.invalid {public}"))?;
     let repo = GitRepo::init(&dir.path().join("config"))?;
     let cm =
         |value: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: guarded}}\ndata: {{v: {value}}}\n");

@@ -36,3 +36,33 @@ fn the_prometheus_rule_carries_the_same_groups() {
     assert_eq!(operator["kind"], "PrometheusRule");
     assert_eq!(operator["spec"]["groups"], rules["groups"]);
 }
+
+#[test]
+fn every_alert_links_to_an_existing_runbook_section() {
+    let rules = std::fs::read_to_string(monitoring().join("rules.yaml")).expect("rules");
+    let runbook = std::fs::read_to_string(monitoring().join("../../docs/runbook.md")).expect("runbook");
+    let slugs: Vec<String> = runbook
+        .lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .map(|h| {
+            h.to_lowercase()
+                .chars()
+                .filter_map(|c| {
+                    if c == ' ' {
+                        Some('-')
+                    } else if c.is_alphanumeric() || c == '-' {
+                        Some(c)
+                    } else {
+                        None
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let links: Vec<&str> =
+        rules.lines().filter_map(|l| l.split("docs/runbook.md#").nth(1)).map(|a| a.trim_matches('"')).collect();
+    assert_eq!(links.len(), 5);
+    for anchor in links {
+        assert!(slugs.iter().any(|s| s == anchor), "no runbook section for #{anchor}; sections: {slugs:?}");
+    }
+}

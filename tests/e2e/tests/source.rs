@@ -223,84 +223,96 @@ async fn http_credentials_right_wrong_and_missing() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A fresh ed25519 key in `dir`: (private key path, allowed_signers line).
-fn ssh_key(dir: &Path, name: &str, principal: &str) -> anyhow::Result<(std::path::PathBuf, String)> {
-    let key = dir.join(name);
-    let status = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
-        .arg(&key)
-        .status()?;
-    anyhow::ensure!(status.success(), "ssh-keygen failed");
-    let public = std::fs::read_to_string(key.with_extension("pub"))?;
-    Ok((key, format!("{principal} {}", public.trim())))
+/// A bare remote, a working clone and a source following the remote's
+/// main branch, for the signature tests.
+struct SigningRepo {
+    root: tempfile::TempDir,
+    work: GitRepo,
+    source: GitSource,
+}
+
+impl SigningRepo {
+    fn new() -> anyhow::Result<Self> {
+        let root = tempfile::tempdir()?;
+        let (bare, work) = remote_and_work(root.path())?;
+        let url = url::parse(&bare.display().to_string(), false)?;
+        let source = GitSource::open(url, GitRef::Branch("main".into()), &root.path().join("cache"))?;
+        Ok(Self { root, work, source })
+    }
+
+    /// An empty commit signed with `signing` (git `-c` settings).
+    fn signed(&self, signing: &[String], message: &str) -> anyhow::Result<String> {
+        let mut args: Vec<&str> = signing.iter().flat_map(|c| ["-c", c.as_str()]).collect();
+        args.extend(["commit", "-q", "-S", "--allow-empty", "-m", message]);
+        self.work.git(&args)?;
+        Ok(self.work.git(&["rev-parse", "HEAD"])?)
+    }
+
+    /// A copy of `signed` with its message changed and its signature kept.
+    fn forged(&self, signed: &str, from: &str, to: &str) -> anyhow::Result<String> {
+        let raw = self.work.git(&["cat-file", "commit", signed])?;
+        let path = self.root.path().join("forged");
+        std::fs::write(&path, format!("{}\n", raw.replace(from, to)))?;
+        Ok(self.work.git(&["hash-object", "-t", "commit", "-w", &path.display().to_string()])?)
+    }
+
+    /// Points the remote's main at `commit` and fetches it.
+    fn publish(&self, commit: &str) -> anyhow::Result<()> {
+        self.work.git(&["push", "-q", "-f", "origin", &format!("{commit}:refs/heads/main")])?;
+        self.source.poll()?;
+        Ok(())
+    }
+
+    /// Checks that each commit is refused with its reason.
+    fn assert_rejected(
+        &self,
+        policy: &plumb::source::signature::VerifyPolicy,
+        cases: &[(&str, String)],
+    ) -> anyhow::Result<()> {
+        for (commit, reason) in cases {
+            self.publish(commit)?;
+            let err = self.source.verify(commit, policy).expect_err("rejected").to_string();
+            assert!(
+                err.starts_with(&format!("commit {commit} rejected: ")) && err.contains(reason.as_str()),
+                "{err}\n  expected: {reason}"
+            );
+        }
+        Ok(())
+    }
 }
 
 #[test]
 fn ssh_signed_commits_pass_and_unsigned_tampered_and_foreign_ones_are_rejected() -> anyhow::Result<()> {
     use plumb::source::signature::{AllowedSigners, SignatureStatus, VerifyPolicy};
-    let root = tempfile::tempdir()?;
-    let (bare, work) = remote_and_work(root.path())?;
-    let (trusted, trusted_line) = ssh_key(root.path(), "trusted", "release@plumb.invalid")?;
-    let (foreign, _) = ssh_key(root.path(), "foreign", "mallory@plumb.invalid")?;
-    let signers = root.path().join("allowed_signers");
-    std::fs::write(&signers, format!("{trusted_line}\n"))?;
+    let repo = SigningRepo::new()?;
+    let (trusted, trusted_public) = plumb_testenv::sshd::client_key(repo.root.path(), "trusted")?;
+    let (foreign, _) = plumb_testenv::sshd::client_key(repo.root.path(), "foreign")?;
+    let signers = repo.root.path().join("allowed_signers");
+    std::fs::write(&signers, format!("release@plumb.invalid {trusted_public}\n"))?;
     let policy = VerifyPolicy::Ssh(AllowedSigners::load(&signers)?);
-    let sign = |key: &Path, message: &str| -> anyhow::Result<String> {
-        work.git(&[
-            "-c",
-            "gpg.format=ssh",
-            "-c",
-            &format!("user.signingkey={}", key.display()),
-            "commit",
-            "-q",
-            "-S",
-            "--allow-empty",
-            "-m",
-            message,
-        ])?;
-        Ok(work.git(&["rev-parse", "HEAD"])?)
-    };
-    let source = GitSource::open(
-        url::parse(&bare.display().to_string(), false)?,
-        GitRef::Branch("main".into()),
-        &root.path().join("cache"),
-    )?;
-    let fetch = |commit: &str| -> anyhow::Result<()> {
-        work.git(&["push", "-q", "-f", "origin", &format!("{commit}:refs/heads/main")])?;
-        source.poll()?;
-        Ok(())
-    };
+    let with = |key: &Path| vec!["gpg.format=ssh".to_string(), format!("user.signingkey={}", key.display())];
 
-    let good = sign(&trusted, "signed by a trusted key")?;
-    fetch(&good)?;
-    match source.verify(&good, &policy)? {
+    let good = repo.signed(&with(&trusted), "signed by a trusted key")?;
+    repo.publish(&good)?;
+    match repo.source.verify(&good, &policy)? {
         SignatureStatus::Verified { format, signer, key } => {
             assert_eq!((format.as_str(), signer.as_str()), ("ssh", "release@plumb.invalid"));
             assert!(key.starts_with("SHA256:"), "{key}");
         }
         other => panic!("expected a verified commit, got {other:?}"),
     }
-
-    let unsigned = work.commit("unsigned")?;
-    fetch(&unsigned)?;
-    let wrong_key = sign(&foreign, "signed by an unknown key")?;
-    // Tampered: the signed commit's message changed, signature kept.
-    let raw = work.git(&["cat-file", "commit", &good])?;
-    let forged_object = raw.replace("signed by a trusted key", "signed by a trusted key, and forged");
-    std::fs::write(root.path().join("forged"), format!("{forged_object}\n"))?;
-    let forged = work.git(&["hash-object", "-t", "commit", "-w", &root.path().join("forged").display().to_string()])?;
-
-    let table = [
-        (&unsigned, "it is not signed"),
-        (&wrong_key, "which is not in allowed_signers"),
-        (&forged, "does not match the commit (tampered?)"),
-    ];
-    for (commit, reason) in table {
-        fetch(commit)?;
-        let err = source.verify(commit, &policy).expect_err("rejected").to_string();
-        assert!(err.starts_with(&format!("commit {commit} rejected: ")) && err.contains(reason), "{err}");
-    }
-    assert_eq!(source.verify(&unsigned, &VerifyPolicy::Off)?, SignatureStatus::NotChecked);
+    let unsigned = repo.work.commit("unsigned")?;
+    let wrong_key = repo.signed(&with(&foreign), "signed by an unknown key")?;
+    let forged = repo.forged(&good, "signed by a trusted key", "signed by a trusted key, and forged")?;
+    repo.assert_rejected(
+        &policy,
+        &[
+            (&unsigned, "it is not signed".into()),
+            (&wrong_key, "which is not in allowed_signers".into()),
+            (&forged, "does not match the commit (tampered?)".into()),
+        ],
+    )?;
+    assert_eq!(repo.source.verify(&unsigned, &VerifyPolicy::Off)?, SignatureStatus::NotChecked);
     Ok(())
 }
 
@@ -363,66 +375,35 @@ impl Drop for GnupgHome {
 #[test]
 fn openpgp_signed_commits_pass_and_unsigned_tampered_and_foreign_ones_are_rejected() -> anyhow::Result<()> {
     use plumb::source::signature::{OpenPgpKeys, SignatureStatus, VerifyPolicy};
-    let root = tempfile::tempdir()?;
-    let (bare, work) = remote_and_work(root.path())?;
+    let repo = SigningRepo::new()?;
     let gnupg = GnupgHome::new()?;
     let trusted = gnupg.key("Release <release@plumb.invalid>")?;
     let foreign = gnupg.key("Mallory <mallory@plumb.invalid>")?;
-    let keyring = root.path().join("trusted.asc");
+    let keyring = repo.root.path().join("trusted.asc");
     std::fs::write(&keyring, gnupg.gpg(&["--armor", "--export", &trusted])?)?;
     let policy = VerifyPolicy::OpenPgp(OpenPgpKeys::load(&keyring)?);
     let program = gnupg.program()?;
-    let sign = |key: &str, message: &str| -> anyhow::Result<String> {
-        work.git(&[
-            "-c",
-            &format!("gpg.program={}", program.display()),
-            "-c",
-            &format!("user.signingkey={key}"),
-            "commit",
-            "-q",
-            "-S",
-            "--allow-empty",
-            "-m",
-            message,
-        ])?;
-        Ok(work.git(&["rev-parse", "HEAD"])?)
-    };
-    let source = GitSource::open(
-        url::parse(&bare.display().to_string(), false)?,
-        GitRef::Branch("main".into()),
-        &root.path().join("cache"),
-    )?;
-    let fetch = |commit: &str| -> anyhow::Result<()> {
-        work.git(&["push", "-q", "-f", "origin", &format!("{commit}:refs/heads/main")])?;
-        source.poll()?;
-        Ok(())
-    };
+    let with = |key: &str| vec![format!("gpg.program={}", program.display()), format!("user.signingkey={key}")];
 
-    let good = sign(&trusted, "signed by the release key")?;
-    fetch(&good)?;
-    match source.verify(&good, &policy)? {
+    let good = repo.signed(&with(&trusted), "signed by the release key")?;
+    repo.publish(&good)?;
+    match repo.source.verify(&good, &policy)? {
         SignatureStatus::Verified { format, key, .. } => {
             assert_eq!((format.as_str(), key.as_str()), ("openpgp", trusted.as_str()))
         }
         other => panic!("expected a verified commit, got {other:?}"),
     }
-    let unsigned = work.commit("unsigned")?;
-    let wrong_key = sign(&foreign, "signed by an unknown key")?;
-    let raw = work.git(&["cat-file", "commit", &good])?;
-    std::fs::write(
-        root.path().join("forged"),
-        format!("{}\n", raw.replace("signed by the release key", "signed by the release key, forged")),
+    let unsigned = repo.work.commit("unsigned")?;
+    let wrong_key = repo.signed(&with(&foreign), "signed by an unknown key")?;
+    let forged = repo.forged(&good, "signed by the release key", "signed by the release key, forged")?;
+    repo.assert_rejected(
+        &policy,
+        &[
+            (&unsigned, "it is not signed".into()),
+            (&wrong_key, format!("signed with key {foreign}, which is not a trusted OpenPGP key")),
+            (&forged, format!("the signature by key {trusted} does not match the commit (tampered?)")),
+        ],
     )?;
-    let forged = work.git(&["hash-object", "-t", "commit", "-w", &root.path().join("forged").display().to_string()])?;
-    for (commit, reason) in [
-        (&unsigned, "it is not signed".to_string()),
-        (&wrong_key, format!("signed with key {foreign}, which is not a trusted OpenPGP key")),
-        (&forged, format!("the signature by key {trusted} does not match the commit (tampered?)")),
-    ] {
-        fetch(commit)?;
-        let err = source.verify(commit, &policy).expect_err("rejected").to_string();
-        assert!(err.contains(&reason), "{err}\n  expected: {reason}");
-    }
     Ok(())
 }
 
