@@ -5,7 +5,6 @@
 //! made-up output.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::bail;
@@ -83,8 +82,12 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Start a local control plane and run plumb against it.
-    Demo,
+    /// Start a local control plane and run plumb against a git repository made from manifests/.
+    Demo {
+        /// The sample config repo to sync.
+        #[arg(long, default_value = "manifests")]
+        manifests: PathBuf,
+    },
 }
 
 /// `plumb run` options.
@@ -206,7 +209,7 @@ impl Command {
             Command::Status => "status",
             Command::History(_) => "history",
             Command::Audit { .. } => "audit verify",
-            Command::Demo => "demo",
+            Command::Demo { .. } => "demo",
         }
     }
 }
@@ -225,7 +228,7 @@ pub fn init_logging(global: &GlobalArgs) {
 /// Runs one command.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Command::Demo => crate::demo::run().await.map(|()| Outcome::Success),
+        Command::Demo { manifests } => crate::demo::run(manifests).await.map(|()| Outcome::Success),
         Command::Run(args) => run(args).await.map(|()| Outcome::Success),
         Command::History(args) => history(args).await.map(|()| Outcome::Success),
         Command::Audit { command: AuditCommand::Verify { file } } => {
@@ -239,10 +242,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
 
 async fn run(args: Box<RunArgs>) -> anyhow::Result<()> {
     use anyhow::Context;
-    use tracing::Instrument;
 
-    use crate::apply::{SyncOptions, Syncer};
-    use crate::runtime::agent::{self, AgentConfig};
+    use crate::runtime::agent::AgentConfig;
+    use crate::runtime::service::{self, ServiceConfig};
     use crate::source::git::GitRef;
 
     // Bad arguments fail before anything connects anywhere.
@@ -266,24 +268,44 @@ async fn run(args: Box<RunArgs>) -> anyhow::Result<()> {
             _ => anyhow::bail!("--verify-commits needs --allowed-signers (ssh) or --openpgp-keys (openpgp)"),
         }
     };
-    let config = kube::Config::infer().await.context("no Kubernetes config found (in-cluster or KUBECONFIG)")?;
-    let (client, requests) = crate::client::counted_client(config)?;
-    let options = SyncOptions {
-        inventory_namespace: args.namespace.clone(),
-        concurrency: args.concurrency,
-        health_timeout: args.health_timeout,
-        ..SyncOptions::default()
+    let webhook_secret = match &args.webhook_secret_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("read the webhook secret file {}", path.display()))?
+                .trim()
+                .as_bytes()
+                .to_vec(),
+        ),
+        None => None,
     };
-    let (cache, suspects) = crate::live::LiveCache::new(client.clone());
-    let drift = cache.drift();
-    let syncer_client = client.clone();
-    let syncer = Arc::new(Syncer::new(client, options).await?.with_live_cache(cache.clone()));
-    let detector = crate::live::DriftDetector::new(cache, syncer.clone());
-    tokio::spawn(detector.run(suspects).instrument(tracing::info_span!("drift")));
+    let kube_config = kube::Config::infer().await.context("no Kubernetes config found (in-cluster or KUBECONFIG)")?;
     let reference = match (args.commit, args.tag) {
         (Some(commit), _) => GitRef::Commit(commit),
         (None, Some(tag)) => GitRef::Tag(tag),
         (None, None) => GitRef::Branch(args.branch),
+    };
+    let config = ServiceConfig {
+        agent: AgentConfig {
+            repo: args.repo,
+            reference,
+            path: args.path,
+            interval: args.interval,
+            cache_dir: args.cache_dir,
+            allow_insecure_http: args.allow_insecure_http,
+            credentials,
+            verify,
+            once: args.once,
+        },
+        sync: crate::apply::SyncOptions {
+            inventory_namespace: args.namespace,
+            concurrency: args.concurrency,
+            health_timeout: args.health_timeout,
+            ..crate::apply::SyncOptions::default()
+        },
+        listen: args.listen,
+        audit_log: args.audit_log,
+        webhook_secret,
+        instance: args.instance,
     };
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -296,60 +318,7 @@ async fn run(args: Box<RunArgs>) -> anyhow::Result<()> {
             let _ = stop.send(true);
         }
     });
-    let config = AgentConfig {
-        repo: args.repo.clone(),
-        reference,
-        path: args.path,
-        interval: args.interval,
-        cache_dir: args.cache_dir,
-        allow_insecure_http: args.allow_insecure_http,
-        credentials,
-        verify,
-        once: args.once,
-    };
-    let webhook_secret = match &args.webhook_secret_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("read the webhook secret file {}", path.display()))?;
-            Some(Arc::new(text.trim().as_bytes().to_vec()))
-        }
-        None => None,
-    };
-    let audit = match &args.audit_log {
-        Some(path) => Some(crate::report::audit::AuditLog::open(path)?),
-        None => None,
-    };
-    let source_status = crate::report::status::SourceStatus {
-        repo: crate::source::url::redact(&args.repo),
-        reference: config.reference.to_string(),
-        ..Default::default()
-    };
-    let reporter = Arc::new(crate::report::Reporter::new(
-        crate::report::metrics::Metrics::new(&requests),
-        Some(crate::report::events::EventSink::new(syncer_client.clone(), &args.instance)),
-        audit,
-        Some(crate::report::history::History::new(syncer_client.clone(), &args.namespace)),
-        Some(drift.clone()),
-        &args.namespace,
-        source_status,
-    ));
-    tokio::spawn(reporter.clone().follow_drift(drift.subscribe()).instrument(tracing::info_span!("report")));
-    let poll_now = Arc::new(tokio::sync::Notify::new());
-    let listener =
-        crate::report::http::bind(args.listen).await.with_context(|| format!("listen on {}", args.listen))?;
-    tracing::info!(address = %args.listen, "serving /metrics, /healthz, /readyz, /api/v1/status, /hooks/git");
-    let http = crate::report::http::HttpState {
-        reporter: reporter.clone(),
-        poll_now: poll_now.clone(),
-        webhook_secret,
-        api: requests.clone(),
-    };
-    tokio::spawn(async move {
-        if let Err(error) = crate::report::http::serve(listener, http).await {
-            tracing::error!(%error, "the HTTP server stopped");
-        }
-    });
-    agent::run(config, syncer, reporter, poll_now, shutdown).await?;
+    service::run(config, kube_config, shutdown).await?;
     Ok(())
 }
 

@@ -1,34 +1,147 @@
-//! `plumb demo`: a real local control plane to try plumb on.
+//! `plumb demo`: plumb on a real local control plane, in one command.
 //!
-//! Builds kube-apiserver and kube-controller-manager on first use (about ten
-//! minutes, with progress), starts them with etcd on 127.0.0.1, runs the pod
-//! readiness helper in place of a kubelet, prints how to reach the cluster,
-//! and stops everything on Ctrl-C. The agent joins this as its stages land.
+//! Builds kube-apiserver and kube-controller-manager on first use (about
+//! ten minutes, with progress), starts them with etcd on 127.0.0.1, runs
+//! the pod readiness helper in place of a kubelet, turns `manifests/` into
+//! a local git repository, runs the agent against it, and prints what to
+//! try: the status, metrics, drift being corrected, a commit, a revert and
+//! the audit trail. Ctrl-C stops everything.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use plumb_testenv::git::GitRepo;
 use plumb_testenv::{ControlPlane, PodReadiness, binaries};
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::apply::SyncOptions;
+use crate::runtime::agent::AgentConfig;
+use crate::runtime::service::{self, ServiceConfig};
+use crate::source::git::GitRef;
+
+/// plumb's own namespace in the demo.
+const NAMESPACE: &str = "plumb-system";
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs the demo until Ctrl-C or SIGTERM.
-pub async fn run() -> anyhow::Result<()> {
+pub async fn run(manifests: PathBuf) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        manifests.join("plumb.yaml").is_file(),
+        "{} has no plumb.yaml; run the demo from the repository root or pass --manifests",
+        manifests.display()
+    );
     println!("plumb demo: preparing the local control plane (Kubernetes {})", plumb_testenv::K8S_VERSION);
     tokio::task::spawn_blocking(|| binaries::ensure_built(|line| println!("  build: {line}")))
         .await
         .context("the control plane build task failed")??;
     let plane = ControlPlane::start().await.context("starting the local control plane")?;
     let client = plane.client().await?;
-    let readiness = PodReadiness::start(client, None);
+    let readiness = PodReadiness::start(client.clone(), None);
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client);
+    let namespace = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}});
+    namespaces.patch(NAMESPACE, &kube::api::PatchParams::apply("plumb"), &kube::api::Patch::Apply(&namespace)).await?;
     println!("plumb demo: control plane ready at {}", plane.server_url());
-    println!("  export KUBECONFIG={}", plane.kubeconfig_path().display());
-    println!("  kubectl get namespaces");
-    println!("plumb demo: press Ctrl-C to stop (every process is stopped and its data removed)");
+
+    let work = plane.dir().join("demo");
+    let repo_dir = work.join("config");
+    copy_dir(&manifests, &repo_dir).with_context(|| format!("copy {}", manifests.display()))?;
+    let repo = GitRepo::init(&repo_dir)?;
+    let initial = repo.commit("plumb demo: the sample config repo")?;
+    let port = plumb_testenv::ports::free_port()?;
+    let audit = work.join("audit.jsonl");
+    let config = ServiceConfig {
+        agent: AgentConfig {
+            repo: repo_dir.display().to_string(),
+            reference: GitRef::Branch("main".into()),
+            path: String::new(),
+            interval: Duration::from_secs(30),
+            cache_dir: work.join("cache"),
+            allow_insecure_http: false,
+            credentials: Default::default(),
+            verify: Default::default(),
+            once: false,
+        },
+        sync: SyncOptions { inventory_namespace: NAMESPACE.into(), ..SyncOptions::default() },
+        listen: ([127, 0, 0, 1], port).into(),
+        audit_log: Some(audit.clone()),
+        webhook_secret: None,
+        instance: "plumb-demo".into(),
+    };
+    let kubeconfig = kube::config::Kubeconfig::read_from(plane.kubeconfig_path())?;
+    let kube_config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let mut agent = tokio::spawn(service::run(config, kube_config, shutdown));
+
+    println!("plumb demo: syncing commit {} of {}", &initial[..12], manifests.display());
+    let started = Instant::now();
+    loop {
+        if plumb_testenv::http::get(port, "/readyz").is_ok_and(|r| r.status == 200) {
+            break;
+        }
+        if agent.is_finished() || started.elapsed() > Duration::from_secs(180) {
+            anyhow::bail!("the agent did not become ready; its log above says why");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let status = plumb_testenv::http::get(port, "/api/v1/status")?.body;
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap_or_default();
+    println!("plumb demo: first sync done in {:.1}s", started.elapsed().as_secs_f64());
+    for (app, s) in status["apps"].as_object().into_iter().flatten() {
+        println!(
+            "  {app:<8} {:<8} {:<10} {} objects",
+            s["mode"].as_str().unwrap_or(""),
+            s["state"].as_str().unwrap_or(""),
+            s["objects"]
+        );
+    }
+    let kube = plane.kubeconfig_path().display().to_string();
+    let repo_path = repo_dir.display();
+    println!(
+        "\nTry it (in another terminal):\n\
+         \n  export KUBECONFIG={kube}\
+         \n  curl -s http://127.0.0.1:{port}/api/v1/status        # apps, commits, drift\
+         \n  curl -s http://127.0.0.1:{port}/metrics | grep drift  # Prometheus metrics\
+         \n\n  # drift: plumb notices within a second and puts it back\
+         \n  kubectl -n plumb-demo scale deployment/web --replicas=5; sleep 1\
+         \n  kubectl -n plumb-demo get deployment web -o jsonpath='{{.spec.replicas}}'   # 2 again\
+         \n  kubectl -n plumb-demo get events --field-selector involvedObject.name=web\
+         \n\n  # a commit is applied within a second (the repo is watched), and rolled back with git revert\
+         \n  cd {repo_path} && sed -i 's/hello from git/hello again/' apps/base/namespace.yaml && git commit -qam 'change the greeting'\
+         \n  kubectl -n plumb-demo get configmap settings -o jsonpath='{{.data.greeting}}'\
+         \n  cd {repo_path} && git revert --no-edit HEAD\
+         \n\n  # the audit trail\
+         \n  plumb audit verify {audit}\
+         \n  plumb history --namespace {NAMESPACE}\
+         \n\nPress Ctrl-C to stop everything.",
+        audit = audit.display()
+    );
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
     tokio::select! {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
+        result = &mut agent => {
+            result.context("the agent task failed")??;
+        }
     }
     println!("plumb demo: stopping");
+    let _ = stop.send(true);
+    // The agent stops between syncs; then the servers go.
+    let _ = tokio::time::timeout(Duration::from_secs(30), agent).await;
     drop(readiness);
     plane.stop();
     Ok(())

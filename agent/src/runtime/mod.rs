@@ -2,9 +2,11 @@
 //!
 //! - [`agent`] — the loop behind `plumb run`.
 //! - [`backoff`] — capped exponential backoff with jitter.
+//! - [`service`] — the whole agent wired together (`plumb run`, `plumb demo`).
 //! - [`commit`] — syncing one commit: `plumb.yaml`, render each app, sync apps
 //!   in dependency order, remove apps that left `plumb.yaml`.
 
 pub mod agent;
 pub mod backoff;
 pub mod commit;
+pub mod service;

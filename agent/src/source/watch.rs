@@ -28,6 +28,11 @@ fn touches_refs(path: &Path) -> bool {
     text.contains("/refs/") || text.ends_with("packed-refs") || text.ends_with("/HEAD")
 }
 
+/// True for events that change files (not opens, reads or closes).
+fn is_change(kind: &notify::EventKind) -> bool {
+    matches!(kind, notify::EventKind::Create(_) | notify::EventKind::Modify(_) | notify::EventKind::Remove(_))
+}
+
 /// A running watch; dropping it stops it.
 pub struct RefWatch {
     _watcher: notify::RecommendedWatcher,
@@ -45,7 +50,8 @@ pub fn watch_refs(path: &Path, wake: Arc<Notify>) -> Result<RefWatch, SourceErro
     let dir = git_dir(path);
     let (changed, mut changes) = tokio::sync::mpsc::unbounded_channel::<()>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
-        Ok(event) if event.paths.iter().any(|p| touches_refs(p)) => {
+        // Reads (plumb's own ls-remote opens the refs) are not changes.
+        Ok(event) if is_change(&event.kind) && event.paths.iter().any(|p| touches_refs(p)) => {
             let _ = changed.send(());
         }
         Ok(_) => {}
@@ -89,6 +95,22 @@ mod tests {
         let _watch = watch_refs(dir.path(), wake.clone()).expect("watch");
         git(&["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-q", "--allow-empty", "-m", "two"]);
         tokio::time::timeout(Duration::from_secs(2), wake.notified()).await.expect("woken within 2 s");
+    }
+
+    #[tokio::test]
+    async fn reading_refs_does_not_wake_the_watcher() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let status =
+            std::process::Command::new("git").current_dir(dir.path()).args(["init", "-q", "-b", "main"]).status();
+        assert!(status.expect("git").success());
+        let wake = Arc::new(Notify::new());
+        let _watch = watch_refs(dir.path(), wake.clone()).expect("watch");
+        for _ in 0..5 {
+            let _ = std::fs::read_to_string(dir.path().join(".git/HEAD"));
+            let _ = std::fs::read_dir(dir.path().join(".git/refs/heads")).map(|d| d.count());
+        }
+        let woken = tokio::time::timeout(Duration::from_millis(500), wake.notified()).await;
+        assert!(woken.is_err(), "reading refs must not trigger a poll");
     }
 
     #[test]
