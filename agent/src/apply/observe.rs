@@ -12,10 +12,12 @@ use kube::discovery::ApiResource;
 use super::ApplyError;
 use super::catalog::Catalog;
 use crate::live::LiveCache;
+use crate::live::cache::WatchLease;
 use crate::live::fields::fingerprint;
 use crate::plan::{APP_LABEL, Inventory, LiveMeta, ObjectKey, PRUNE_ANNOTATION};
 
-/// Live metadata of `app`'s objects of `kinds`.
+/// Live metadata of `app`'s objects of `kinds`, and (with the cache) the
+/// lease that keeps their watches while the sync runs.
 ///
 /// `applied_by_plumb` is true when plumb's managed fields are exactly what
 /// its last apply left: the fingerprint the cache expects, else the one the
@@ -29,7 +31,7 @@ pub async fn live_meta(
     kinds: &BTreeSet<(String, String)>,
     inventory: Option<&Inventory>,
     concurrency: usize,
-) -> Result<HashMap<ObjectKey, LiveMeta>, ApplyError> {
+) -> Result<(HashMap<ObjectKey, LiveMeta>, Option<WatchLease>), ApplyError> {
     let resources: Vec<ApiResource> =
         kinds.iter().filter_map(|(group, kind)| Some(catalog.preferred(group, kind)?.0)).collect();
     let recorded: HashMap<&ObjectKey, u64> =
@@ -51,16 +53,17 @@ pub async fn live_meta(
         };
 
     if let Some(cache) = cache {
-        cache.ensure_watched(&resources).await.map_err(ApplyError::Live)?;
+        let lease = cache.ensure_watched(&resources).await.map_err(ApplyError::Live)?;
         let wanted: HashSet<(String, String)> = kinds.iter().cloned().collect();
-        return Ok(cache
+        let live = cache
             .entries_of(app, &wanted)
             .into_iter()
             .map(|(key, e)| {
                 let m = meta(&key, e.app, e.prune_disabled, e.fingerprint, e.generation);
                 (key, m)
             })
-            .collect());
+            .collect();
+        return Ok((live, Some(lease)));
     }
 
     let selector = format!("{APP_LABEL}={app}");
@@ -97,5 +100,5 @@ pub async fn live_meta(
             live.insert(key, entry);
         }
     }
-    Ok(live)
+    Ok((live, None))
 }

@@ -210,7 +210,8 @@ impl Syncer {
             .chain(previous.iter().flat_map(|i| i.entries.iter().map(|e| &e.key)))
             .map(|k| (k.group.clone(), k.kind.clone()))
             .collect();
-        let live = live_meta(
+        // The lease keeps the watches of these kinds until the sync ends.
+        let (live, _lease) = live_meta(
             self.objects.client(),
             self.live.as_deref(),
             &catalog,

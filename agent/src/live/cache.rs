@@ -90,6 +90,8 @@ pub struct LiveCache {
     client: kube::Client,
     state: Arc<Mutex<State>>,
     watches: Mutex<HashMap<(String, String), Watch>>,
+    /// Kinds syncs in progress rely on, with how many syncs hold each.
+    leases: Arc<Mutex<HashMap<(String, String), usize>>>,
     suspects: mpsc::UnboundedSender<ObjectKey>,
     drift: Arc<DriftRegistry>,
 }
@@ -107,7 +109,14 @@ impl LiveCache {
     pub fn new(client: kube::Client) -> (Arc<Self>, mpsc::UnboundedReceiver<ObjectKey>) {
         let (suspects, receiver) = mpsc::unbounded_channel();
         let drift = Arc::new(DriftRegistry::default());
-        let cache = Arc::new(Self { client, state: Arc::default(), watches: Mutex::default(), suspects, drift });
+        let cache = Arc::new(Self {
+            client,
+            state: Arc::default(),
+            watches: Mutex::default(),
+            leases: Arc::default(),
+            suspects,
+            drift,
+        });
         (cache, receiver)
     }
 
@@ -117,8 +126,10 @@ impl LiveCache {
     }
 
     /// Starts watches for kinds not watched yet and waits until each has
-    /// listed its objects.
-    pub async fn ensure_watched(&self, kinds: &[ApiResource]) -> Result<(), LiveError> {
+    /// listed its objects. The watches are kept while the lease lives (a
+    /// sync holds it), even before plumb expects any object of them.
+    pub async fn ensure_watched(&self, kinds: &[ApiResource]) -> Result<WatchLease, LiveError> {
+        let lease = WatchLease::new(self.leases.clone(), kinds);
         let mut waiting = Vec::new();
         {
             let mut watches = self.watches.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -136,13 +147,15 @@ impl LiveCache {
                 _ => return Err(LiveError::NotSynced { kind, timeout: SYNC_TIMEOUT }),
             }
         }
-        Ok(())
+        Ok(lease)
     }
 
-    /// Stops the watches of kinds plumb no longer expects any object of.
+    /// Stops the watches of kinds plumb no longer expects any object of and
+    /// no sync in progress holds.
     pub fn stop_unused_watches(&self) {
-        let used: HashSet<(String, String)> =
+        let mut used: HashSet<(String, String)> =
             lock(&self.state).expected.keys().map(|k| (k.group.clone(), k.kind.clone())).collect();
+        used.extend(self.leases.lock().unwrap_or_else(std::sync::PoisonError::into_inner).keys().cloned());
         let mut watches = self.watches.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         watches.retain(|id, _| used.contains(id));
         let mut state = lock(&self.state);
@@ -264,6 +277,39 @@ impl LiveCache {
             .instrument(span),
         );
         Watch { task, synced }
+    }
+}
+
+/// Kinds a sync relies on; their watches stay while it lives.
+#[derive(Debug)]
+pub struct WatchLease {
+    leases: Arc<Mutex<HashMap<(String, String), usize>>>,
+    kinds: Vec<(String, String)>,
+}
+
+impl WatchLease {
+    fn new(leases: Arc<Mutex<HashMap<(String, String), usize>>>, kinds: &[ApiResource]) -> Self {
+        let kinds: Vec<(String, String)> = kinds.iter().map(|r| (r.group.clone(), r.kind.clone())).collect();
+        let mut held = leases.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for kind in &kinds {
+            *held.entry(kind.clone()).or_default() += 1;
+        }
+        drop(held);
+        Self { leases, kinds }
+    }
+}
+
+impl Drop for WatchLease {
+    fn drop(&mut self) {
+        let mut held = self.leases.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for kind in &self.kinds {
+            if let Some(n) = held.get_mut(kind) {
+                *n -= 1;
+                if *n == 0 {
+                    held.remove(kind);
+                }
+            }
+        }
     }
 }
 
