@@ -5,7 +5,7 @@
 use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope};
 
 use super::ApplyError;
-use crate::plan::{ObjectKey, Scopes};
+use crate::plan::Scopes;
 
 /// The cluster's API resources.
 pub struct Catalog {
@@ -35,11 +35,6 @@ impl Catalog {
     /// The cluster's preferred resource for `group` + `kind` (for listing).
     pub fn preferred(&self, group: &str, kind: &str) -> Option<(ApiResource, bool)> {
         self.discovery.get(group)?.recommended_kind(kind).map(|(ar, caps)| (ar, namespaced(&caps)))
-    }
-
-    /// True if every version of `key`'s kind the render uses is served.
-    pub fn serves(&self, api_version: &str, key: &ObjectKey) -> bool {
-        self.resolve(api_version, &key.kind).is_some()
     }
 
     /// Scope of every served kind.

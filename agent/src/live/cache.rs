@@ -219,16 +219,6 @@ impl LiveCache {
         lock(&self.state).expected.remove(key);
     }
 
-    /// Objects plumb expects, by app.
-    pub fn expected_keys(&self, app: &str) -> Vec<ObjectKey> {
-        lock(&self.state)
-            .expected
-            .iter()
-            .filter(|(_, e)| e.desired.manifest["metadata"]["labels"][APP_LABEL] == app)
-            .map(|(k, _)| k.clone())
-            .collect()
-    }
-
     fn start_watch(&self, resource: ApiResource) -> Watch {
         let (synced_tx, synced) = watch::channel(false);
         // An Api of PartialObjectMeta makes metadata-only requests.
