@@ -73,7 +73,11 @@ pub enum Command {
         dir: PathBuf,
     },
     /// Show a running agent's status as a table.
-    Status,
+    Status {
+        /// The agent's HTTP address.
+        #[arg(long, env = "PLUMB_STATUS_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+    },
     /// Print the last sync and drift records of each app (from the cluster).
     History(HistoryArgs),
     /// Audit log tools.
@@ -206,7 +210,7 @@ impl Command {
             Command::Render { .. } => "render",
             Command::Diff { .. } => "diff",
             Command::Lock { .. } => "lock",
-            Command::Status => "status",
+            Command::Status { .. } => "status",
             Command::History(_) => "history",
             Command::Audit { .. } => "audit verify",
             Command::Demo { .. } => "demo",
@@ -231,6 +235,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Demo { manifests } => crate::demo::run(manifests).await.map(|()| Outcome::Success),
         Command::Run(args) => run(args).await.map(|()| Outcome::Success),
         Command::History(args) => history(args).await.map(|()| Outcome::Success),
+        Command::Status { url } => status(&url).map(|()| Outcome::Success),
         Command::Audit { command: AuditCommand::Verify { file } } => {
             let (records, last) = crate::report::audit::verify(&file)?;
             println!("{}: {records} records, chain intact (last {last})", file.display());
@@ -352,5 +357,19 @@ async fn history(args: HistoryArgs) -> anyhow::Result<()> {
             println!("  {}  {:<5} {:<12} {:<7} {}", r.time, r.event, commit, r.result, detail);
         }
     }
+    Ok(())
+}
+
+fn status(url: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let address = url.strip_prefix("http://").context("the status URL must be http://HOST:PORT")?.trim_end_matches('/');
+    let port: u16 =
+        address.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).context("the status URL needs a port")?;
+    let response =
+        plumb_testenv::http::get(port, "/api/v1/status").with_context(|| format!("no plumb agent answers at {url}"))?;
+    anyhow::ensure!(response.status == 200, "{url}/api/v1/status answered {}", response.status);
+    let status: crate::report::status::Status =
+        serde_json::from_str(&response.body).context("not a plumb status document")?;
+    print!("{}", crate::report::status::table(&status));
     Ok(())
 }

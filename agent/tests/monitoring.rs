@@ -267,6 +267,14 @@ async fn prometheus_events_audit_and_webhook_follow_a_real_scenario() -> anyhow:
         assert!(!out.status.success() && stderr.contains(expected), "{what}: {stderr}");
     }
 
+    // plumb status shows the agent's view as a table.
+    let table =
+        std::process::Command::new(PLUMB).args(["status", &format!("--url=http://127.0.0.1:{port}")]).output()?;
+    let table = String::from_utf8_lossy(&table.stdout).to_string();
+    assert!(table.contains(&format!("at {}", &c7[..12])), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("demo ") && l.contains("Synced")), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("bulk ") && l.contains("500")), "{table}");
+
     // The correction of c3 updated web; the audit names the field.
     let c3_web = lines.iter().find(|l| l.contains(&format!("\"commit\":\"{c3}\"")) && l.contains("Deployment.apps"));
     assert!(c3_web.is_some_and(|l| l.contains("spec.replicas")), "{c3_web:?}");

@@ -79,3 +79,92 @@ pub struct Status {
     /// Apps by name.
     pub apps: BTreeMap<String, AppStatus>,
 }
+
+/// The status as a table for `plumb status`.
+pub fn table(status: &Status) -> String {
+    let short =
+        |c: &Option<String>| c.as_deref().map(|c| c[..c.len().min(12)].to_string()).unwrap_or_else(|| "-".into());
+    let source = &status.source;
+    let mut out = format!("source  {} ({}) at {}", source.repo, source.reference, short(&source.revision));
+    if let Some(error) = &source.error {
+        out.push_str(&format!("\n        error: {error}"));
+    }
+    out.push_str(&format!(
+        "\n\n{:<16} {:<8} {:<13} {:<10} {:<13} {:>7} {:>7}  MESSAGE\n",
+        "APP", "MODE", "STATE", "HEALTH", "COMMIT", "OBJECTS", "DRIFTED"
+    ));
+    for (name, app) in &status.apps {
+        let message = app.message.as_deref().and_then(|m| m.lines().next()).unwrap_or("");
+        out.push_str(&format!(
+            "{:<16} {:<8} {:<13} {:<10} {:<13} {:>7} {:>7}  {}\n",
+            name,
+            app.mode,
+            app.state,
+            app.health.split(':').next().unwrap_or(""),
+            short(&app.commit),
+            app.objects,
+            app.drifted.len(),
+            message
+        ));
+        for drifted in &app.drifted {
+            let fields: Vec<String> = drifted
+                .fields
+                .iter()
+                .map(|f| {
+                    if f.managers.is_empty() {
+                        f.path.clone()
+                    } else {
+                        format!("{} ({})", f.path, f.managers.join(", "))
+                    }
+                })
+                .collect();
+            out.push_str(&format!("  drifted: {} {}: {}\n", drifted.object, drifted.drift, fields.join(", ")));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_a_table() {
+        let mut status = Status {
+            source: SourceStatus {
+                repo: "https://***@git/x".into(),
+                reference: "branch main".into(),
+                revision: Some("0123456789abcdef".into()),
+                ..Default::default()
+            },
+            ready: true,
+            apps: BTreeMap::new(),
+        };
+        status.apps.insert(
+            "web".into(),
+            AppStatus {
+                mode: "enforce".into(),
+                state: "Synced".into(),
+                health: "Healthy".into(),
+                commit: Some("0123456789abcdef".into()),
+                objects: 2,
+                drifted: vec![DriftedObject {
+                    object: "Deployment.apps/n/web".into(),
+                    drift: "modified".into(),
+                    fields: vec![DriftedField {
+                        path: "spec.replicas".into(),
+                        managers: vec!["kubectl (Update)".into()],
+                    }],
+                }],
+                ..Default::default()
+            },
+        );
+        let text = table(&status);
+        assert!(text.starts_with("source  https://***@git/x (branch main) at 0123456789ab"), "{text}");
+        assert!(
+            text.contains("web              enforce  Synced        Healthy    0123456789ab        2       1"),
+            "{text}"
+        );
+        assert!(text.contains("  drifted: Deployment.apps/n/web modified: spec.replicas (kubectl (Update))"), "{text}");
+    }
+}
