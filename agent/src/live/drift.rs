@@ -68,20 +68,16 @@ impl Drift {
     pub fn summary(&self) -> String {
         match self.kind {
             DriftKind::Deleted => "deleted".to_string(),
-            DriftKind::Modified => self
-                .fields
-                .iter()
-                .map(|f| {
-                    if f.managers.is_empty() {
-                        f.path.clone()
-                    } else {
-                        format!("{} ({})", f.path, f.managers.join(", "))
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
+            DriftKind::Modified => {
+                self.fields.iter().map(|f| describe_field(&f.path, &f.managers)).collect::<Vec<_>>().join(", ")
+            }
         }
     }
+}
+
+/// `path (manager, ...)`, or the path alone when no manager is known.
+pub fn describe_field(path: &str, managers: &[String]) -> String {
+    if managers.is_empty() { path.to_string() } else { format!("{path} ({})", managers.join(", ")) }
 }
 
 /// The `managedFields` of an object as the API returned it.

@@ -107,17 +107,8 @@ pub fn table(status: &Status) -> String {
             message
         ));
         for drifted in &app.drifted {
-            let fields: Vec<String> = drifted
-                .fields
-                .iter()
-                .map(|f| {
-                    if f.managers.is_empty() {
-                        f.path.clone()
-                    } else {
-                        format!("{} ({})", f.path, f.managers.join(", "))
-                    }
-                })
-                .collect();
+            let fields: Vec<String> =
+                drifted.fields.iter().map(|f| crate::live::drift::describe_field(&f.path, &f.managers)).collect();
             out.push_str(&format!("  drifted: {} {}: {}\n", drifted.object, drifted.drift, fields.join(", ")));
         }
     }
