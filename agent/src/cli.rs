@@ -63,8 +63,11 @@ pub enum Command {
     },
     /// Show what a sync would change; exit 1 when there is a difference.
     Diff {
-        /// A config repo directory or Git URL.
-        source: String,
+        /// A config repo directory (its working tree).
+        source: PathBuf,
+        /// plumb's namespace (where the inventories are).
+        #[arg(long, env = "PLUMB_NAMESPACE", default_value = "plumb-system")]
+        namespace: String,
     },
     /// Resolve remote charts and write plumb.lock.
     Lock {
@@ -236,6 +239,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Run(args) => run(args).await.map(|()| Outcome::Success),
         Command::History(args) => history(args).await.map(|()| Outcome::Success),
         Command::Status { url } => status(&url).map(|()| Outcome::Success),
+        Command::Diff { source, namespace } => diff(&source, &namespace).await,
         Command::Audit { command: AuditCommand::Verify { file } } => {
             let (records, last) = crate::report::audit::verify(&file)?;
             println!("{}: {records} records, chain intact (last {last})", file.display());
@@ -372,4 +376,15 @@ fn status(url: &str) -> anyhow::Result<()> {
         serde_json::from_str(&response.body).context("not a plumb status document")?;
     print!("{}", crate::report::status::table(&status));
     Ok(())
+}
+
+async fn diff(source: &std::path::Path, namespace: &str) -> anyhow::Result<Outcome> {
+    use anyhow::Context;
+    let tree: std::sync::Arc<dyn crate::source::Tree> = std::sync::Arc::new(crate::source::DirTree::new(source)?);
+    let client = kube::Client::try_default().await.context("no Kubernetes config found (in-cluster or KUBECONFIG)")?;
+    let options = crate::apply::SyncOptions { inventory_namespace: namespace.to_string(), ..Default::default() };
+    let syncer = crate::apply::Syncer::new(client, options).await?;
+    let text = crate::runtime::diff::diff(&syncer, tree).await.map_err(anyhow::Error::msg)?;
+    print!("{text}");
+    Ok(if text.is_empty() { Outcome::Success } else { Outcome::Difference })
 }

@@ -325,6 +325,11 @@ impl Syncer {
         }
     }
 
+    /// The request's objects as they would be applied (normalised).
+    pub async fn desired(&self, request: &SyncRequest) -> Result<Vec<DesiredObject>, ApplyError> {
+        Ok(self.desired_objects(request).await?.1)
+    }
+
     /// Normalises the render against the cluster's kinds (refreshing
     /// discovery once if the render names a kind it does not know).
     async fn desired_objects(&self, request: &SyncRequest) -> Result<(Arc<Catalog>, Vec<DesiredObject>), ApplyError> {

@@ -162,6 +162,9 @@ pub fn normalise(
         }
     }
     default_port_protocols(&key.kind, &mut manifest);
+    if key.group.is_empty() && key.kind == "Secret" {
+        string_data_to_data(&mut manifest);
+    }
     let hash = hash_value(&manifest);
     Ok(DesiredObject { key, api_version, manifest, hash, origin: origin.to_string() })
 }
@@ -177,6 +180,23 @@ pub fn hash_value(value: &Value) -> String {
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Moves a Secret's `stringData` into `data` (base64). The API server
+/// stores only `data`, so plumb must own `data`'s fields for a change to a
+/// Secret to show as drift; `stringData` fields never exist in the object.
+fn string_data_to_data(manifest: &mut Value) {
+    use base64::Engine;
+    let Some(object) = manifest.as_object_mut() else { return };
+    let Some(Value::Object(strings)) = object.remove("stringData") else { return };
+    let data = object.entry("data").or_insert_with(|| Value::Object(Map::new()));
+    if let Some(data) = data.as_object_mut() {
+        for (key, value) in strings {
+            let text = value.as_str().map(String::from).unwrap_or_else(|| value.to_string());
+            // As the API server does: stringData wins over data.
+            data.insert(key, Value::String(base64::engine::general_purpose::STANDARD.encode(text)));
+        }
+    }
 }
 
 /// Kubernetes before 1.20.6 rejects server-side apply of a Service port or
@@ -303,6 +323,17 @@ mod tests {
             "spec": {"template": {"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80}]}]}}}});
         let o = normalise(&app(Some("n")), deploy, "a", &scopes()).expect("valid");
         assert_eq!(o.manifest["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"], "TCP");
+    }
+
+    #[test]
+    fn secret_string_data_becomes_data() {
+        let mut s = scopes();
+        s.insert("", "Secret", true);
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "data": {"a": "b2xk", "b": "Yg=="}, "stringData": {"a": "new"}});
+        let o = normalise(&app(Some("n")), secret, "a", &s).expect("valid");
+        assert_eq!(o.manifest["data"], json!({"a": "bmV3", "b": "Yg=="}));
+        assert!(o.manifest.get("stringData").is_none());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! - [`agent`] — the loop behind `plumb run`.
 //! - [`backoff`] — capped exponential backoff with jitter.
+//! - [`diff`] — `plumb diff`: what a sync would change.
 //! - [`service`] — the whole agent wired together (`plumb run`, `plumb demo`).
 //! - [`commit`] — syncing one commit: `plumb.yaml`, render each app, sync apps
 //!   in dependency order, remove apps that left `plumb.yaml`.
@@ -9,4 +10,5 @@
 pub mod agent;
 pub mod backoff;
 pub mod commit;
+pub mod diff;
 pub mod service;
