@@ -172,6 +172,15 @@ pub struct RunArgs {
     /// This instance's name in events (the pod name in a cluster).
     #[arg(long, env = "POD_NAME", default_value = "plumb")]
     pub instance: String,
+    /// Elect a leader among replicas on a coordination.k8s.io Lease; only the leader writes.
+    #[arg(long, env = "PLUMB_LEADER_ELECTION")]
+    pub leader_election: bool,
+    /// Name of the Lease (in --namespace).
+    #[arg(long, env = "PLUMB_LEASE_NAME", default_value = "plumb-leader")]
+    pub lease_name: String,
+    /// How long a leader's lease holds without renewal.
+    #[arg(long, env = "PLUMB_LEASE_DURATION", default_value = "15s", value_parser = crate::duration::parse_duration)]
+    pub lease_duration: Duration,
 }
 
 /// Commit signature policy.
@@ -314,6 +323,12 @@ async fn run(args: Box<RunArgs>) -> anyhow::Result<()> {
         listen: args.listen,
         audit_log: args.audit_log,
         webhook_secret,
+        lease: args.leader_election.then(|| crate::runtime::leader::LeaseConfig {
+            name: args.lease_name.clone(),
+            identity: args.instance.clone(),
+            duration: args.lease_duration,
+            renew_every: (args.lease_duration / 3).max(Duration::from_millis(500)),
+        }),
         instance: args.instance,
     };
     let (stop, shutdown) = tokio::sync::watch::channel(false);

@@ -80,6 +80,7 @@ pub async fn run(manifests: PathBuf) -> anyhow::Result<()> {
         audit_log: Some(audit.clone()),
         webhook_secret: None,
         instance: "plumb-demo".into(),
+        lease: None,
     };
     let kubeconfig = kube::config::Kubeconfig::read_from(plane.kubeconfig_path())?;
     let kube_config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;

@@ -126,6 +126,8 @@ pub struct DriftDetector {
     cache: Arc<LiveCache>,
     syncer: Arc<Syncer>,
     registry: Arc<DriftRegistry>,
+    /// Only the leader corrects (without leader election: always true).
+    leader: tokio::sync::watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for DriftRegistry {
@@ -141,7 +143,14 @@ impl DriftDetector {
     /// A detector over `cache`, applying through `syncer`.
     pub fn new(cache: Arc<LiveCache>, syncer: Arc<Syncer>) -> Self {
         let registry = cache.drift();
-        Self { cache, syncer, registry }
+        let (_, leader) = tokio::sync::watch::channel(true);
+        Self { cache, syncer, registry, leader }
+    }
+
+    /// Corrects drift only while `leader` is true.
+    pub fn with_leader(mut self, leader: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.leader = leader;
+        self
     }
 
     /// Handles suspects until the cache is dropped.
@@ -199,7 +208,7 @@ impl DriftDetector {
         };
         let api_version = expected.desired.api_version.clone();
         self.registry.detected(DriftRecord { app: app.clone(), api_version, uid, drift, detected_at });
-        if expected.enforce {
+        if expected.enforce && *self.leader.borrow() {
             self.correct(&app, key, expected).await;
         }
     }

@@ -62,7 +62,11 @@ async fn metrics(State(state): State<HttpState>) -> Response {
 }
 
 async fn readyz(State(state): State<HttpState>) -> Response {
-    if !state.reporter.status().ready {
+    let status = state.reporter.status();
+    if status.role == "standby" {
+        return "ready (standby)".into_response();
+    }
+    if !status.ready {
         (StatusCode::SERVICE_UNAVAILABLE, "the first sync has not finished").into_response()
     } else if !state.api.reachable() {
         (StatusCode::SERVICE_UNAVAILABLE, "the Kubernetes API did not answer the last request").into_response()

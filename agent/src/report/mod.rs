@@ -114,6 +114,14 @@ impl Reporter {
         change(&mut self.status.write().unwrap_or_else(std::sync::PoisonError::into_inner));
     }
 
+    /// Whether this instance leads (a standby is ready without syncing).
+    pub fn set_leading(&self, leading: bool) {
+        let role = if leading { "leader" } else { "standby" };
+        if self.status.read().unwrap_or_else(std::sync::PoisonError::into_inner).role != role {
+            self.update(|s| s.role = role.to_string());
+        }
+    }
+
     /// A poll finished.
     pub fn polled(&self, result: Result<&str, String>, duration: Duration, fetched: bool) {
         self.metrics.poll(result.is_ok(), duration, fetched);

@@ -76,6 +76,9 @@ pub struct Status {
     pub source: SourceStatus,
     /// The first sync is done.
     pub ready: bool,
+    /// `leader` or `standby` (with leader election).
+    #[serde(default)]
+    pub role: String,
     /// Apps by name.
     pub apps: BTreeMap<String, AppStatus>,
 }
@@ -129,6 +132,7 @@ mod tests {
                 ..Default::default()
             },
             ready: true,
+            role: "leader".into(),
             apps: BTreeMap::new(),
         };
         status.apps.insert(

@@ -92,6 +92,7 @@ pub async fn run(
     syncer: Arc<Syncer>,
     reporter: Arc<Reporter>,
     poll_now: Arc<Notify>,
+    mut leader: watch::Receiver<bool>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), AgentError> {
     let url = url::parse(&config.repo, config.allow_insecure_http)?;
@@ -109,6 +110,22 @@ pub async fn run(
     let mut rejected: Option<String> = None;
     let policy = Arc::new(config.verify.clone());
     loop {
+        // Only the leader syncs; a standby waits to be elected, then syncs
+        // the current commit afresh.
+        if !*leader.borrow() {
+            reporter.set_leading(false);
+            synced = None;
+            tokio::select! {
+                changed = leader.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+            }
+        }
+        reporter.set_leading(true);
         let started = std::time::Instant::now();
         let polled = {
             let source = source.clone();
@@ -184,6 +201,7 @@ pub async fn run(
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = poll_now.notified() => info!("poll triggered (git webhook or local change)"),
+            _ = leader.wait_for(|leading| !*leading) => info!("no longer the leader"),
             _ = shutdown.wait_for(|stop| *stop) => {
                 info!("shutting down");
                 return Ok(());

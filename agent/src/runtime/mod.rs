@@ -3,6 +3,7 @@
 //! - [`agent`] — the loop behind `plumb run`.
 //! - [`backoff`] — capped exponential backoff with jitter.
 //! - [`diff`] — `plumb diff`: what a sync would change.
+//! - [`leader`] — leader election on a Lease.
 //! - [`service`] — the whole agent wired together (`plumb run`, `plumb demo`).
 //! - [`commit`] — syncing one commit: `plumb.yaml`, render each app, sync apps
 //!   in dependency order, remove apps that left `plumb.yaml`.
@@ -11,4 +12,5 @@ pub mod agent;
 pub mod backoff;
 pub mod commit;
 pub mod diff;
+pub mod leader;
 pub mod service;

@@ -32,8 +32,10 @@ pub struct ServiceConfig {
     pub audit_log: Option<PathBuf>,
     /// Shared secret of the git webhook, if any.
     pub webhook_secret: Option<Vec<u8>>,
-    /// This instance's name in events.
+    /// This instance's name in events (and in the lease).
     pub instance: String,
+    /// Leader election; `None`: this instance always leads.
+    pub lease: Option<super::leader::LeaseConfig>,
 }
 
 /// Why the service stopped.
@@ -73,7 +75,12 @@ pub async fn run(
     let drift = cache.drift();
     let namespace = config.sync.inventory_namespace.clone();
     let syncer = Arc::new(Syncer::new(client.clone(), config.sync).await?.with_live_cache(cache.clone()));
-    let detector = DriftDetector::new(cache, syncer.clone());
+    let (leading, leader) = watch::channel(config.lease.is_none());
+    if let Some(lease) = config.lease {
+        let api = kube::Api::namespaced(client.clone(), &namespace);
+        tokio::spawn(super::leader::run(api, lease, leading, shutdown.clone()).instrument(info_span!("lease")));
+    }
+    let detector = DriftDetector::new(cache, syncer.clone()).with_leader(leader.clone());
     tokio::spawn(detector.run(suspects).instrument(info_span!("drift")));
 
     let audit = config.audit_log.as_deref().map(AuditLog::open).transpose()?;
@@ -108,6 +115,6 @@ pub async fn run(
             tracing::error!(%error, "the HTTP server stopped");
         }
     });
-    agent::run(config.agent, syncer, reporter, poll_now, shutdown).await?;
+    agent::run(config.agent, syncer, reporter, poll_now, leader, shutdown).await?;
     Ok(())
 }

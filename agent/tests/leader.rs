@@ -1,0 +1,108 @@
+//! Two agents against one cluster with leader election: exactly one
+//! writes; when it dies, the other takes over within the lease duration
+//! and applies the next commit.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Api;
+use plumb_testenv::git::GitRepo;
+use plumb_testenv::process::ManagedProcess;
+use plumb_testenv::{TestCluster, TestNamespace};
+
+const PLUMB: &str = env!("CARGO_BIN_EXE_plumb");
+const LEASE: Duration = Duration::from_secs(3);
+
+/// Non-dry-run write requests an agent reports on /metrics.
+fn writes(port: u16) -> f64 {
+    let metrics = plumb_testenv::http::get(port, "/metrics").map(|r| r.body).unwrap_or_default();
+    metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("plumb_api_requests_total{")
+                && ["\"patch\"", "\"create\"", "\"update\"", "\"delete\""]
+                    .iter()
+                    .any(|v| l.contains(&format!("verb={v}")))
+        })
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_leader_writes_and_a_standby_takes_over() -> anyhow::Result<()> {
+    let cluster = TestCluster::get().await?;
+    let ns = TestNamespace::create(&cluster.client(), "ha").await?;
+    let dir = tempfile::tempdir()?;
+    let repo = GitRepo::init(&dir.path().join("config"))?;
+    repo.write("plumb.yaml", format!("apps:\n  - {{name: ha, namespace: {}, path: app}}\n", ns.name()))?;
+    repo.write("app/first.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: first}\n")?;
+    repo.commit("first")?;
+    let kubeconfig = cluster.kubeconfig_path().as_os_str().to_owned();
+    let env: [(&str, &OsStr); 1] = [("KUBECONFIG", &kubeconfig)];
+    let mut agents = Vec::new();
+    for name in ["alpha", "beta"] {
+        let port = plumb_testenv::ports::free_port()?;
+        let args = vec![
+            "run".to_string(),
+            format!("--repo={}", repo.path().display()),
+            format!("--namespace={}", ns.name()),
+            format!("--cache-dir={}", dir.path().join(format!("cache-{name}")).display()),
+            "--interval=1s".into(),
+            format!("--listen=127.0.0.1:{port}"),
+            "--leader-election".into(),
+            format!("--lease-duration={}s", LEASE.as_secs()),
+            format!("--instance={name}"),
+        ];
+        let process = ManagedProcess::spawn_with_env(
+            name,
+            Path::new(PLUMB),
+            &args,
+            &env,
+            &dir.path().join(format!("{name}.log")),
+        )?;
+        agents.push((name, port, process));
+    }
+    let cms = Api::<ConfigMap>::namespaced(cluster.client(), ns.name());
+    let leases = Api::<Lease>::namespaced(cluster.client(), ns.name());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cms.get_opt("first").await?.is_none() {
+        for (_, _, p) in agents.iter_mut() {
+            p.check_running()?;
+        }
+        assert!(Instant::now() < deadline, "nothing was applied");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let holder = leases.get("plumb-leader").await?.spec.and_then(|s| s.holder_identity).expect("a leader");
+    let (leader, standby): (Vec<_>, Vec<_>) = agents.into_iter().partition(|(name, _, _)| *name == holder);
+    let (mut leader, standby) =
+        (leader.into_iter().next().expect("leader"), standby.into_iter().next().expect("standby"));
+    assert!(writes(leader.1) > 0.0, "the leader wrote nothing");
+    assert_eq!(writes(standby.1), 0.0, "the standby wrote");
+    let ready = plumb_testenv::http::get(standby.1, "/readyz")?;
+    assert_eq!((ready.status, ready.body.as_str()), (200, "ready (standby)"));
+
+    // The leader dies without releasing its lease.
+    leader.2.stop(Duration::ZERO);
+    let killed = Instant::now();
+    repo.write("app/second.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: second}\n")?;
+    repo.commit("second")?;
+    while cms.get_opt("second").await?.is_none() {
+        assert!(killed.elapsed() < LEASE * 4, "the standby did not take over within {:?}", LEASE * 4);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "standby {} applied the next commit {:?} after the leader was killed (lease {:?})",
+        standby.0,
+        killed.elapsed(),
+        LEASE
+    );
+    let holder = leases.get("plumb-leader").await?.spec.and_then(|s| s.holder_identity);
+    assert_eq!(holder.as_deref(), Some(standby.0));
+    drop(standby);
+    ns.delete().await?;
+    Ok(())
+}
