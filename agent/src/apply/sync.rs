@@ -16,8 +16,7 @@ use super::observe::live_meta;
 use super::report::{SyncReport, fill_report};
 use super::store::InventoryStore;
 use super::{ApplyError, ObjectFailure};
-use crate::live::drift::{explain, managed_fields};
-use crate::live::fields::fingerprint;
+use crate::live::drift::explain;
 use crate::live::{Expected, LiveCache};
 use crate::plan::changes::plan;
 use crate::plan::{
@@ -426,15 +425,9 @@ impl Syncer {
                 let o = &desired[i];
                 match result {
                     Ok(object) => {
-                        let fields = fingerprint(&managed_fields(&object));
-                        upsert(working, o, o.hash.clone(), fields);
+                        let expected = Expected::of(&object, Arc::new(o.clone()), enforce);
+                        upsert(working, o, o.hash.clone(), expected.fingerprint);
                         if let Some(cache) = &self.live {
-                            let expected = Expected {
-                                fingerprint: fields,
-                                generation: object["metadata"]["generation"].as_i64(),
-                                desired: Arc::new(o.clone()),
-                                enforce,
-                            };
                             cache.applied(o.key.clone(), expected);
                         }
                         report.record(&o.key, Ok(()), duration);

@@ -65,6 +65,19 @@ pub struct Expected {
     pub enforce: bool,
 }
 
+impl Expected {
+    /// What plumb expects once `object` (as the API returned it after an
+    /// apply, or as read) is the accepted state of `desired`.
+    pub fn of(object: &serde_json::Value, desired: Arc<DesiredObject>, enforce: bool) -> Self {
+        Self {
+            fingerprint: fingerprint(&super::drift::managed_fields(object)),
+            generation: object["metadata"]["generation"].as_i64(),
+            desired,
+            enforce,
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
     objects: HashMap<ObjectKey, LiveEntry>,

@@ -11,8 +11,7 @@ use tokio::sync::{broadcast, mpsc};
 use tracing::{info, warn};
 
 use super::cache::{Expected, LiveCache};
-use super::drift::{Drift, DriftKind, explain, ignored_pointers, managed_fields};
-use super::fields::fingerprint;
+use super::drift::{Drift, DriftKind, explain, ignored_pointers};
 use crate::apply::Syncer;
 use crate::plan::{APP_LABEL, ObjectKey};
 
@@ -190,12 +189,7 @@ impl DriftDetector {
                 Ok((fields, live)) if fields.is_empty() => {
                     // Something changed that plumb does not manage, or
                     // changed back: adopt what the object is now.
-                    let now = Expected {
-                        fingerprint: fingerprint(&managed_fields(&live)),
-                        generation: live["metadata"]["generation"].as_i64(),
-                        ..expected
-                    };
-                    self.cache.expect(key.clone(), now);
+                    self.cache.expect(key.clone(), Expected::of(&live, expected.desired, expected.enforce));
                     self.registry.resolve(key);
                     return;
                 }
@@ -225,12 +219,7 @@ impl DriftDetector {
     async fn correct(&self, app: &str, key: &ObjectKey, expected: Expected) {
         match self.syncer.apply_object(&expected.desired, false).await {
             Ok(applied) => {
-                let now = Expected {
-                    fingerprint: fingerprint(&managed_fields(&applied)),
-                    generation: applied["metadata"]["generation"].as_i64(),
-                    ..expected
-                };
-                self.cache.applied(key.clone(), now);
+                self.cache.applied(key.clone(), Expected::of(&applied, expected.desired, expected.enforce));
             }
             Err(reason) => {
                 warn!(%app, object = %key, %reason, "drift correction failed");
