@@ -17,6 +17,11 @@ use crate::plan::object::hex;
 /// `prev` of the first record.
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
+/// The current time as RFC 3339 with seconds, as records and the status use it.
+pub fn now() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// One object's part in a record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditAction {
@@ -75,6 +80,27 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
+    /// A record of `event` for `app`, stamped now; `result` follows `error`.
+    /// The chain fields are filled in by [`AuditLog::append`].
+    pub fn new(event: &str, app: &str, error: Option<String>) -> Self {
+        Self {
+            time: now(),
+            event: event.to_string(),
+            app: app.to_string(),
+            commit: None,
+            author: None,
+            committer: None,
+            signature: "not-checked".into(),
+            render_digest: None,
+            actions: Vec::new(),
+            result: if error.is_none() { "success".into() } else { "failure".into() },
+            error,
+            duration_ms: 0,
+            prev: String::new(),
+            hash: String::new(),
+        }
+    }
+
     /// `sha256:<hex>` of the record's canonical JSON without `hash`.
     pub fn compute_hash(&self) -> String {
         let mut value = serde_json::to_value(self).unwrap_or(Value::Null);

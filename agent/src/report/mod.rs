@@ -25,7 +25,7 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use tokio::sync::broadcast;
 use tracing::warn;
 
-use self::audit::{AuditAction, AuditLog, AuditRecord};
+use self::audit::{AuditAction, AuditLog, AuditRecord, now};
 use self::events::{EventSink, Severity, reference};
 use self::metrics::Metrics;
 use self::status::{AppStatus, DriftedField, DriftedObject, SourceStatus, Status};
@@ -36,10 +36,6 @@ use crate::live::{DriftEvent, DriftRecord, DriftRegistry};
 use crate::plan::{ObjectKey, PlanError};
 use crate::runtime::commit::{AppOutcome, CommitReport};
 use crate::source::git::CommitInfo;
-
-fn now() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
 
 fn short(commit: &str) -> &str {
     &commit[..commit.len().min(12)]
@@ -135,8 +131,8 @@ impl Reporter {
             Err(error) => s.source.error = Some(error),
         });
         if let Some(commit) = commit {
-            let source = self.status().source;
-            self.metrics.source(&source.repo, &source.reference, &commit);
+            let status = self.status.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.metrics.source(&status.source.repo, &status.source.reference, &commit);
         }
     }
 
@@ -176,21 +172,17 @@ impl Reporter {
                       actions: Vec<AuditAction>,
                       error: Option<String>,
                       duration: Duration,
-                      digest: Option<String>| AuditRecord {
-            time: now(),
-            event: "sync".into(),
-            app: app.to_string(),
-            commit: Some(report.commit.clone()),
-            author: info.map(|i| person(&i.author)),
-            committer: info.map(|i| person(&i.committer)),
-            signature: signature.to_string(),
-            render_digest: digest,
-            actions,
-            result: if error.is_none() { "success".into() } else { "failure".into() },
-            error,
-            duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
-            prev: String::new(),
-            hash: String::new(),
+                      digest: Option<String>| {
+            AuditRecord {
+                commit: Some(report.commit.clone()),
+                author: info.map(|i| person(&i.author)),
+                committer: info.map(|i| person(&i.committer)),
+                signature: signature.to_string(),
+                render_digest: digest,
+                actions,
+                duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+                ..AuditRecord::new("sync", app, error)
+            }
         };
         for (app, took) in &report.render_times {
             let failed = matches!(report.app(app), Some(AppOutcome::RenderFailed { .. }));
@@ -330,20 +322,9 @@ impl Reporter {
         }
         self.update(|s| s.source.error = Some(note.clone()));
         let record = AuditRecord {
-            time: now(),
-            event: "source".into(),
-            app: "*".into(),
             commit: Some(commit.to_string()),
-            author: None,
-            committer: None,
             signature: format!("rejected: {reason}"),
-            render_digest: None,
-            actions: Vec::new(),
-            result: "failure".into(),
-            error: Some(note),
-            duration_ms: 0,
-            prev: String::new(),
-            hash: String::new(),
+            ..AuditRecord::new("source", "*", Some(note))
         };
         self.audit(record).await;
     }
@@ -422,26 +403,7 @@ fn object_ref(record: &DriftRecord) -> ObjectReference {
 }
 
 fn drift_record(app: &str, key: &ObjectKey, action: &str, fields: Vec<String>, error: Option<String>) -> AuditRecord {
-    AuditRecord {
-        time: now(),
-        event: "drift".into(),
-        app: app.to_string(),
-        commit: None,
-        author: None,
-        committer: None,
-        signature: "not-checked".into(),
-        render_digest: None,
-        actions: vec![AuditAction {
-            object: key.to_string(),
-            action: action.into(),
-            done: error.is_none(),
-            fields,
-            error: error.clone(),
-        }],
-        result: if error.is_none() { "success".into() } else { "failure".into() },
-        error,
-        duration_ms: 0,
-        prev: String::new(),
-        hash: String::new(),
-    }
+    let done = error.is_none();
+    let action = AuditAction { object: key.to_string(), action: action.into(), done, fields, error: error.clone() };
+    AuditRecord { actions: vec![action], ..AuditRecord::new("drift", app, error) }
 }
