@@ -382,10 +382,10 @@ async fn history(args: HistoryArgs) -> anyhow::Result<()> {
 fn status(url: &str) -> anyhow::Result<()> {
     use anyhow::Context;
     let address = url.strip_prefix("http://").context("the status URL must be http://HOST:PORT")?.trim_end_matches('/');
-    let port: u16 =
-        address.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).context("the status URL needs a port")?;
-    let response =
-        plumb_testenv::http::get(port, "/api/v1/status").with_context(|| format!("no plumb agent answers at {url}"))?;
+    let (host, port) = address.rsplit_once(':').context("the status URL needs a port")?;
+    let port: u16 = port.parse().context("the status URL's port is not a number")?;
+    let response = plumb_testenv::http::request_to(host, port, "GET", "/api/v1/status", &[], &[])
+        .with_context(|| format!("no plumb agent answers at {url}"))?;
     anyhow::ensure!(response.status == 200, "{url}/api/v1/status answered {}", response.status);
     let status: crate::report::status::Status =
         serde_json::from_str(&response.body).context("not a plumb status document")?;

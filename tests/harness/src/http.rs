@@ -24,11 +24,23 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<HttpResponse, Error> {
-    let io = |source| Error::Io { what: format!("{method} http://127.0.0.1:{port}{path}"), source };
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(io)?;
+    request_to("127.0.0.1", port, method, path, headers, body)
+}
+
+/// Sends `method path` to `host`:`port` with `headers` and `body`.
+pub fn request_to(
+    host: &str,
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<HttpResponse, Error> {
+    let io = |source| Error::Io { what: format!("{method} http://{host}:{port}{path}"), source };
+    let mut stream = TcpStream::connect((host, port)).map_err(io)?;
     stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(io)?;
     let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
     for (name, value) in headers {
