@@ -14,12 +14,26 @@ pub struct Catalog {
 
 impl Catalog {
     /// Runs discovery (one request per group version).
+    ///
+    /// A group can vanish between the list of groups and the query for its
+    /// resources (a CRD deleted meanwhile), which the API answers with 404;
+    /// discovery then starts over from a fresh list, a few times.
     pub async fn discover(client: &kube::Client) -> Result<Self, ApplyError> {
-        let discovery = Discovery::new(client.clone())
-            .run()
-            .await
-            .map_err(|source| ApplyError::Kube { what: "discover the cluster's API resources".into(), source })?;
-        Ok(Self { discovery })
+        const ATTEMPTS: usize = 4;
+        let mut attempt = 1;
+        loop {
+            match Discovery::new(client.clone()).run().await {
+                Ok(discovery) => return Ok(Self { discovery }),
+                Err(kube::Error::Api(status)) if status.code == 404 && attempt < ATTEMPTS => {
+                    tracing::debug!(attempt, "an API group vanished during discovery; starting over");
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt as u64)).await;
+                }
+                Err(source) => {
+                    return Err(ApplyError::Kube { what: "discover the cluster's API resources".into(), source });
+                }
+            }
+        }
     }
 
     /// The resource for exactly `apiVersion` + `kind`, and whether it is namespaced.
