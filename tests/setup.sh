@@ -5,6 +5,9 @@
 #     openssh-server and openssh-client (sshd, ssh-keygen), gnupg;
 #   - kube-apiserver and kube-controller-manager v1.20.2, built once from
 #     Debian's source package and cached in ${PLUMB_CACHE:-~/.cache/plumb};
+#   - the Helm oracle: helm-python-sdk (Helm SDK v4.2.3) in a virtualenv at
+#     ${PLUMB_CACHE:-~/.cache/plumb}/helm-venv, for the template and chart
+#     conformance tests;
 #   - cargo-nextest, if the toolchain lacks it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +15,7 @@ cd "$(dirname "$0")/.."
 log() { echo "[setup] $*" >&2; }
 
 missing=()
-for pkg in etcd-server rsync git make prometheus openssh-server openssh-client gnupg; do
+for pkg in etcd-server rsync git make prometheus openssh-server openssh-client gnupg python3 python3-venv; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
@@ -23,6 +26,16 @@ if ((${#missing[@]})); then
 fi
 
 bash tests/harness/scripts/build-control-plane.sh
+
+# Helm's own engine, to check plumb's renders against (never used by plumb itself).
+helm_venv="${PLUMB_CACHE:-$HOME/.cache/plumb}/helm-venv"
+helm_sdk="helm-python-sdk==0.2.2"
+if ! "$helm_venv/bin/python" -c 'import helm_python' >/dev/null 2>&1; then
+  log "installing $helm_sdk into $helm_venv"
+  rm -rf "$helm_venv"
+  /usr/bin/python3 -m venv "$helm_venv"
+  "$helm_venv/bin/pip" install -q --disable-pip-version-check "$helm_sdk"
+fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest"

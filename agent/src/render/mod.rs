@@ -2,9 +2,15 @@
 //!
 //! - [`config`] — `plumb.yaml`, the apps of a config repo.
 //! - [`plain`] — directories of plain YAML/JSON manifests.
+//! - [`chart`] — Helm charts rendered natively.
+//! - [`gotmpl`] — Go's `text/template` with Sprig and Helm's functions.
+//! - [`yaml11`] — YAML read as Helm reads values (YAML 1.1 scalars).
 
+pub mod chart;
 pub mod config;
+pub mod gotmpl;
 pub mod plain;
+pub mod yaml11;
 
 pub use crate::plan::RenderedObject;
 

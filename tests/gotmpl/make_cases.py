@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""Writes the differential test's template cases (tests/gotmpl/cases.json).
+
+Run once after editing; the file is committed, so every run checks the same
+cases. Each case is one template (and optional values and helpers) that
+plumb's engine and Helm's engine must render identically, or both reject.
+"""
+import json
+import os
+
+V = {
+    "str": "hello world",
+    "num": 8080,
+    "float": 1.5,
+    "big": 1000000,
+    "neg": -3,
+    "zero": 0,
+    "t": True,
+    "f": False,
+    "nul": None,
+    "empty": "",
+    "list": [3, 1, 2],
+    "strs": ["b", "a", "c", "a"],
+    "emptyList": [],
+    "emptyMap": {},
+    "map": {"b": 2, "a": 1, "c": {"d": "deep"}, "a10": 10, "a9": 9, "B": "up", "_u": 0},
+    "nested": {"one": {"two": {"three": "bottom"}}},
+    "people": [{"name": "ann", "age": 31}, {"name": "bob", "age": 25}],
+    "multiline": "line one\nline two\n",
+    "multilineNoEnd": "a\nb",
+    "tricky": {
+        "yes": "yes", "no": "no", "on": "on", "off": "Off", "y": "y", "true": "true", "null": "null", "tilde": "~",
+        "oct": "0755", "num": "1.0", "int": "42", "exp": "1e3", "hex": "0x1F", "date": "2024-01-01",
+        "datetime": "2024-01-01T10:00:00Z", "colon": "a: b", "hash": "a #b", "lead": " lead", "trail": "trail ",
+        "dash": "- x", "star": "*x", "quote": "'q'", "dq": "\"dq\"", "unicode": "héllo ✓", "empty": "",
+        "base60": "1:20", "dot": ".5", "plus": "+1", "pct": "%x", "at": "@x", "bang": "!x", "amp": "&x",
+        "brace": "{a}", "bracket": "[a]", "pipe": "|x", "gt": ">x", "q": "?x", "comma": "a, b", "tab": "a\tb",
+        "spaces": "a  b", "long": "x" * 90, "nl_space": "a\n b\n", "nl_trail": "a \nb\n", "nl2": "a\n\n", "underscore": "1_000",
+    },
+}
+
+cases = []
+
+
+def case(id_, template, values=None, helpers=None):
+    c = {"id": id_, "template": template}
+    if values is not None:
+        c["values"] = values
+    if helpers is not None:
+        c["helpers"] = helpers
+    cases.append(c)
+
+
+def v(id_, template, helpers=None):
+    case(id_, template, V, helpers)
+
+
+# --- the template language -------------------------------------------------
+lang = [
+    "plain text",
+    "{{ .Values.str }}",
+    "{{.Values.num}} {{ .Values.float }} {{ .Values.big }} {{ .Values.neg }}",
+    "{{ .Values.missing }}|{{ .Values.nul }}|{{ print .Values.missing }}",
+    "a  {{- .Values.str -}}  b",
+    "a\n\n{{- .Values.str }}\n\n{{- .Values.num -}}\n\nz",
+    "{{/* comment */}}x{{- /* trimmed */ -}} y",
+    "{{ .Values.str | upper | quote }}",
+    "{{ .Values.str | printf \"%s!\" | printf \"<%s>\" }}",
+    "{{ $x := .Values.str }}{{ $x }}{{ $x = \"changed\" }} {{ $x }}",
+    "{{ $ }}" if False else "{{ $.Values.str }}",
+    "{{ with .Values.nested.one }}{{ .two.three }}{{ end }}",
+    "{{ with .Values.missing }}yes{{ else }}no{{ end }}",
+    "{{ with .Values.missing }}a{{ else with .Values.str }}{{ . }}{{ end }}",
+    "{{ if .Values.t }}T{{ else if .Values.f }}F{{ else }}E{{ end }}",
+    "{{ if .Values.f }}T{{ else if .Values.zero }}Z{{ else }}E{{ end }}",
+    "{{ if and .Values.t .Values.str }}both{{ end }} {{ if or .Values.f .Values.zero }}x{{ else }}none{{ end }}",
+    "{{ and 1 0 \"x\" }} {{ or 0 \"\" \"z\" }} {{ and }}" if False else "{{ and 1 0 \"x\" }} {{ or 0 \"\" \"z\" }} {{ or 0 false }}",
+    "{{ not .Values.t }} {{ not .Values.empty }} {{ not .Values.list }}",
+    "{{ range .Values.list }}[{{ . }}]{{ end }}",
+    "{{ range $i, $v := .Values.strs }}{{ $i }}={{ $v }};{{ end }}",
+    "{{ range $k, $v := .Values.map }}{{ $k }}:{{ $v }} {{ end }}",
+    "{{ range .Values.emptyList }}x{{ else }}empty{{ end }}",
+    "{{ range .Values.missing }}x{{ else }}nothing{{ end }}",
+    "{{ range 3 }}{{ . }}{{ end }}",
+    "{{ range $i, $v := .Values.list }}{{ if eq $v 1 }}{{ continue }}{{ end }}{{ if eq $v 2 }}{{ break }}{{ end }}{{ $v }}{{ end }}",
+    "{{ range .Values.people }}{{ .name }}({{ .age }}) {{ end }}",
+    "{{ range $p := .Values.people }}{{ $p.name }}{{ end }}",
+    "{{ range .Values.people }}{{ $.Values.str }}-{{ .name }} {{ end }}",
+    "{{ define \"local\" }}L{{ . }}{{ end }}{{ template \"local\" .Values.num }}",
+    "{{ block \"blk\" .Values.str }}[{{ . }}]{{ end }}",
+    "{{ (.Values.str) }} {{ (print 1 2) }} {{ (list 1 2 | len) }}",
+    "{{ (.Values.nested).one.two.three }}",
+    "{{ len .Values.str }} {{ len .Values.list }} {{ len .Values.map }}",
+    "{{ index .Values.list 1 }} {{ index .Values.map \"b\" }} {{ index .Values.nested \"one\" \"two\" \"three\" }}",
+    "{{ index .Values.map \"missing\" }}",
+    "{{ slice .Values.list 1 }} {{ slice .Values.list 0 2 }}",
+    "{{ print \"a\" 1 2 \"b\" 3.5 true }}",
+    "{{ println \"a\" 1 }}",
+    "{{ eq .Values.num 8080.0 }} {{ eq 1 1 }} {{ eq \"a\" \"b\" \"a\" }} {{ ne 1 2 }}",
+    "{{ lt 1 2 }} {{ le 2 2 }} {{ gt \"b\" \"a\" }} {{ ge 1.5 2.5 }}",
+    "{{ eq .Values.missing nil }}",
+    "{{ html \"<a href='x'>&</a>\" }}",
+    "{{ js \"it's <b> & \\\"q\\\" =\" }}",
+    "{{ urlquery \"a b&c=d/é\" }}",
+    "{{ \"quoted\\ttab\" }} {{ `raw\\n` }} {{ 'a' }} {{ 0x1F }} {{ 1e3 }} {{ -5 }} {{ 1.50 }}",
+    "{{ printf \"%T %T %T %T %T\" 1 1.0 \"s\" true .Values.list }}",
+    "{{ $a := 1 }}{{ if true }}{{ $a = 2 }}{{ $b := 3 }}{{ $b }}{{ end }}{{ $a }}",
+    "{{- range $i, $e := .Values.strs }}\n- {{ $e }}\n{{- end }}",
+    "{{ .Values.map.c.d }} {{ .Values.map.a10 }}",
+    "{{ .Release.Name }} {{ .Release.Namespace }} {{ .Release.Service }} {{ .Release.IsInstall }} {{ .Release.Revision }}",
+    "{{ .Chart.Name }} {{ .Chart.Version }} {{ .Chart.AppVersion }}",
+    "{{ .Template.Name }} {{ .Template.BasePath }}",
+    "{{ .Capabilities.KubeVersion }} {{ .Capabilities.KubeVersion.Major }} {{ .Capabilities.KubeVersion.Minor }} {{ .Capabilities.KubeVersion.GitVersion }}",
+    "{{ .Capabilities.APIVersions.Has \"apps/v1\" }} {{ .Capabilities.APIVersions.Has \"nope/v1\" }}",
+    "{{ if .Capabilities.APIVersions.Has \"policy/v1\" }}policy/v1{{ else }}policy/v1beta1{{ end }}",
+    "{{ .Files.Get \"missing.txt\" }}|",
+    "{{ with $x := .Values.str }}{{ $x }}{{ end }}",
+    "x {{- if true }} y {{- end }} z",
+    "{{ range $k, $v := dict \"z\" 1 \"a\" 2 \"m\" 3 }}{{ $k }}{{ end }}",
+    "{{ $m := dict }}{{ $_ := set $m \"k\" \"v\" }}{{ $m.k }} {{ len $m }}",
+    "{{ $l := list }}{{ range .Values.list }}{{ $l = append $l (mul . 2) }}{{ end }}{{ $l }}",
+    "{{ .Values.map }}",
+    "{{ .Values.people }}",
+    "{{ .Values.emptyMap }} {{ .Values.emptyList }}",
+]
+for i, t in enumerate(lang):
+    v(f"lang/{i:03}", t)
+
+# --- printf ----------------------------------------------------------------
+printf = [
+    '%s', '%d', '%v', '%q', '%x', '%X', '%f', '%t', '%T', '%5s|', '%-5s|', '%05d', '%.2f', '%8.3f|', '%+d', '%e', '%g',
+    '%o', '%b', '%c', '%%', '%s %s', '%d %s', '%v %v %v', '%.3s', '%x', '%q %q', '%10.4v|', '%-8d|', '% d',
+]
+args = ['"str"', '42', '.Values.float', '.Values.num', '.Values.list', '.Values.map', 'true', '.Values.missing', '-7', '255']
+n = 0
+for f in printf:
+    for a in args[:4] if f not in ('%s %s', '%d %s', '%v %v %v', '%q %q') else ['"a" 1', '1 "b"', '1 2.5 "c"', '"x" "y\\n"']:
+        case(f"printf/{n:03}", '{{ printf "%s" %s }}' % (f, a), V)
+        n += 1
+for a in args:
+    case(f"printf/{n:03}", '{{ printf "%%v|%%s|%%d" %s %s %s }}' % (a, a, a), V)
+    n += 1
+case(f"printf/{n:03}", '{{ printf "%d" }}{{ printf "x" 1 2 }}', V)
+
+# --- strings ---------------------------------------------------------------
+strings = [
+    'trim "  x  "', 'trimAll "$" "$$5.00$"', 'trimPrefix "he" "hello"', 'trimSuffix "lo" "hello"', 'upper "abc"',
+    'lower "ABC"', 'title "hello wide-world foo_bar"', 'untitle "Hello World"', 'repeat 3 "ab"', 'substr 1 3 "hello"',
+    'substr 2 -1 "hello"', 'substr -1 2 "hello"', 'nospace "a b\tc"', 'trunc 3 "hello"', 'trunc -2 "hello"', 'trunc 10 "hi"',
+    'abbrev 5 "hello world"', 'abbrevboth 5 10 "1234 5678 9123"', 'initials "First Try"', 'wrap 5 "a b c d e f g"',
+    'wrapWith 5 "\\t" "Hello World"', 'contains "cat" "catch"', 'hasPrefix "ca" "cat"', 'hasSuffix "at" "cat"',
+    'quote "a\\"b"', 'quote 1 nil "x"', 'squote "x" 2', 'cat "a" 1 nil "b"', 'indent 4 "a\\nb"', 'nindent 2 "a\\nb"',
+    'replace "a" "b" "banana"', 'replace "" "-" "abc"', 'plural "one" "many" 1', 'plural "one" "many" 2',
+    'snakecase "FirstName"', 'snakecase "HTTPServer"', 'snakecase "already_snake"', 'kebabcase "FirstName"',
+    'camelcase "http_server"', 'camelcase "some-thing else"', 'swapcase "Hello World"', 'toString 5', 'toString .Values.float',
+    'toString .Values.list', 'toString nil', 'toStrings .Values.list', 'join "-" .Values.strs', 'join "," .Values.list',
+    'split "$" "a$b$c"', 'splitList "," "a,b,,c"', 'splitn "$" 2 "a$b$c"', 'sortAlpha .Values.strs', 'sortAlpha .Values.list',
+    'trim .Values.str', 'upper .Values.num', 'len (repeat 2 "é")', 'contains "" "x"', 'printf "%s" (title "ǅungla")',
+    'lower .Values.tricky.unicode', 'b64enc "hello"', 'b64dec "aGVsbG8="', 'b64dec "not base64!"', 'b32enc "hello"',
+    'sha1sum "abc"', 'sha256sum "abc"', 'adler32sum "hello"', 'toJson .Values.map', 'toJson .Values.tricky',
+    'toPrettyJson .Values.people', 'toRawJson (dict "a" "<&>")', 'toJson .Values.float', 'toJson nil', 'atoi "42"', 'atoi "x"',
+    'int "12"', 'int .Values.float', 'int64 .Values.num', 'float64 "1.25"', 'int "0x10"', 'toDecimal "0777"',
+    'typeOf .Values.num', 'typeOf (list)', 'typeOf (dict)', 'typeOf (int 1)', 'kindOf .Values.str', 'kindOf .Values.map',
+    'kindIs "slice" .Values.list', 'typeIs "string" "x"', 'typeIsLike "float64" 1.0', 'deepEqual (list 1 2) (list 1 2)',
+]
+for i, t in enumerate(strings):
+    v(f"strings/{i:03}", "{{ %s }}" % t)
+
+# --- lists, dicts, defaults -----------------------------------------------
+lists = [
+    'list 1 "a" nil', 'append .Values.list 4', 'prepend .Values.list 0', 'concat .Values.list .Values.strs (list 9)',
+    'first .Values.list', 'last .Values.list', 'rest .Values.list', 'initial .Values.list', 'uniq .Values.strs',
+    'without .Values.strs "a"', 'has 2 .Values.list', 'has "z" .Values.strs', 'compact (list 0 1 "" "a" nil)',
+    'reverse .Values.list', 'first .Values.emptyList', 'slice .Values.list 1 2', 'chunk 2 (list 1 2 3 4 5)', 'until 5',
+    'until -3', 'untilStep 0 10 3', 'untilStep 10 0 -4', 'seq 5', 'seq 2 5', 'seq 0 2 6', 'seq 5 2',
+    'dict "a" 1 "b" "two"', 'dict "odd"', 'get .Values.map "b"', 'get .Values.map "nope"', 'hasKey .Values.map "a"',
+    'hasKey .Values.map "z"', 'pluck "name" (index .Values.people 0) (index .Values.people 1)', 'keys .Values.map | sortAlpha',
+    'values (dict "a" 1) ', 'pick .Values.map "a" "b" "zz"', 'omit .Values.map "a" "b" "c" "B" "_u"',
+    'dig "one" "two" "three" "fallback" .Values.nested', 'dig "one" "x" "fallback" .Values.nested',
+    'merge (dict "a" 1 "n" (dict "x" 1)) (dict "a" 2 "b" 3 "n" (dict "y" 2))',
+    'mergeOverwrite (dict "a" 1 "n" (dict "x" 1)) (dict "a" 2 "b" 3 "n" (dict "x" 9))',
+    'deepCopy .Values.nested', 'default "d" .Values.missing', 'default "d" .Values.empty', 'default "d" .Values.str',
+    'default 5 .Values.zero', 'default "d" .Values.f', 'default "d" .Values.emptyList', 'empty .Values.emptyMap',
+    'empty .Values.str', 'empty 0', 'empty .Values.nul', 'coalesce .Values.missing .Values.empty "c" "d"', 'coalesce nil',
+    'all 1 "a" true', 'all 1 ""', 'any 0 "" "x"', 'any 0 false', 'ternary "yes" "no" .Values.t', 'ternary "yes" "no" false',
+    'set (dict "a" 1) "b" 2', 'unset (dict "a" 1 "b" 2) "a"', 'len (keys .Values.map)', 'list .Values.map .Values.list',
+    'first .Values.strs | upper', 'last (splitList "/" "a/b/c")', 'reverse (list)', 'uniq (list 1 1.0 "1")',
+]
+for i, t in enumerate(lists):
+    v(f"lists/{i:03}", "{{ %s }}" % t)
+
+# --- math ------------------------------------------------------------------
+math = [
+    'add 1 2 3', 'add .Values.num 1', 'add1 .Values.float', 'sub 10 3', 'mul 2 3 4', 'div 7 2', 'mod 7 3', 'max 1 9 3',
+    'min 4 2 8', 'biggest 3 7', 'addf 1.5 2.25', 'subf 5 1.5', 'mulf 1.5 4', 'divf 10 4', 'maxf 1 2.5', 'minf 1 2.5',
+    'floor 1.7', 'ceil 1.2', 'round 3.14159 2', 'round 2.5 0', 'add "3" "4"', 'add .Values.str 1', 'div 1 0',
+    'printf "%T" (add 1 2)', 'printf "%T" (addf 1 2)', 'printf "%T" (int 1)', 'printf "%T" (len "a")', 'mul .Values.float 2',
+    'add1 -1', 'sub .Values.num .Values.float', 'add 1.9 1.9',
+]
+for i, t in enumerate(math):
+    v(f"math/{i:03}", "{{ %s }}" % t)
+
+# --- regex, paths, semver, dates, encodings ----------------------------------
+misc = [
+    'regexMatch "^[a-z]+$" "abc"', 'regexMatch "^[a-z]+$" "ab1"', 'regexFind "[0-9]+" "abc123def456"',
+    'regexFindAll "[0-9]" "a1b2c3" -1', 'regexFindAll "[0-9]" "a1b2c3" 2', 'regexReplaceAll "a(x*)b" "-ab-axxb-" "${1}W"',
+    'regexReplaceAllLiteral "a(x*)b" "-ab-axxb-" "${1}"', 'regexSplit "z+" "pizza" -1', 'regexQuoteMeta "1.2.3"',
+    'mustRegexMatch "[" "x"', 'base "/a/b/c.txt"', 'dir "/a/b/c.txt"', 'clean "/a/../b//c/."', 'ext "x.tar.gz"',
+    'isAbs "/a"', 'isAbs "a"', 'base ""', 'dir "file"',
+    'semverCompare ">=1.19-0" "v1.30.0"', 'semverCompare "<1.25-0" .Capabilities.KubeVersion.GitVersion',
+    'semverCompare "^1.2.3" "1.9.9"', 'semverCompare "~1.2.3" "1.3.0"', 'semverCompare ">1.2 <2 || =3.0.0" "3.0.0"',
+    'semverCompare "1.2 - 1.4.5" "1.4.5"', 'semverCompare ">=1.19" "v1.30.0-gke.1"', 'semverCompare "1.2.x" "1.2.7"',
+    '(semver "1.2.3-beta.1+build").Major', '(semver "v2.3.4").Minor', '(semver "1.2.3-rc.1").Prerelease',
+    'semverCompare ">= 1.20.0, < 1.31.0" .Capabilities.KubeVersion.Version', 'semver "not-a-version"',
+    'date "2006-01-02" (toDate "2006-01-02" "2024-03-05")', 'toDate "2006-01-02 15:04" "2024-03-05 07:08" | date "Jan 2, 2006 at 3:04pm (MST)"',
+    'dateInZone "2006-01-02T15:04:05Z07:00" (toDate "2006-01-02" "2024-03-05") "UTC"', 'htmlDate (toDate "2006-01-02" "2023-12-31")',
+    'unixEpoch (toDate "2006-01-02" "2024-01-01")', 'date "Monday 02 January 2006" 1700000000', 'duration 3700',
+    'toDate "2006-01-02" "2024-03-05"', 'date "15:04:05.000" (toDate "2006-01-02T15:04:05.999999999Z07:00" "2024-03-05T01:02:03.456Z")',
+    'include "helper" .', 'include "helper" "arg"', 'include "nested" .Values', 'tpl "{{ .Values.str }}!" .',
+    'tpl .Values.tplText .', 'tpl "{{ include \\"helper\\" . }}" .', 'tpl "{{ define \\"inner\\" }}I{{ end }}{{ template \\"inner\\" }}" .',
+    'required "need str" .Values.str', 'toYaml .Values.map', 'toYaml .Values.people', 'toYaml .Values.tricky',
+    'toYaml .Values.list', 'toYaml .Values.emptyMap', 'toYaml .Values.emptyList', 'toYaml .Values.nul', 'toYaml .Values.multiline',
+    'toYaml .Values.nested', 'toYaml .Values.float', 'toYaml .Values.big', 'toYaml "yes"', 'toYaml 1.0', 'toYaml (list (list 1 2) (dict))',
+    'toYaml (dict "k" .Values.multilineNoEnd)', 'toYaml (list .Values.multiline)', 'toYaml (dict "a" (list (dict "b" (list 1))))',
+    'toYaml .Values', 'fromYaml "a: 1\\nb: [x, y]\\nc: yes" | toJson', 'fromYaml "- a" | toJson', 'fromYamlArray "- 1\\n- two" | toJson',
+    'hasKey (fromYaml "a: [") "Error"', 'fromJson "{\\"a\\": 1.5, \\"b\\": [true]}" | toYaml', 'fromJsonArray "[1, \\"x\\"]" | toJson',
+    'hasKey (fromJson "nope") "Error"', 'toToml (dict "a" 1 "s" "x" "t" (dict "b" true))', 'lookup "v1" "Secret" "ns" "name"',
+    'lookup "v1" "Secret" "ns" "name" | len', 'mustToYaml .Values.people', 'mustToJson .Values.list',
+    'toYaml (dict "url" "http://x:80/a" "cmd" "--flag=x" "glob" "*.yaml" "k8s" "app.kubernetes.io/name")',
+    'toYaml (dict "n" "\\n" "sp" " " "tabs" "a\\tb")',
+]
+V2 = dict(V)
+V2["tplText"] = "{{ .Values.num | add 1 }}-{{ .Release.Name }}"
+helpers = '{{- define "helper" -}}H[{{ . | typeOf }}]{{- end -}}\n{{ define "nested" }}{{ include "helper" .str }}{{ end }}'
+for i, t in enumerate(misc):
+    case(f"misc/{i:03}", "{{ %s }}" % t, V2, helpers)
+
+# toYaml of each tricky string on its own, embedded like a ConfigMap.
+for i, key in enumerate(sorted(V["tricky"])):
+    v(f"yaml/{i:03}", "data:\n  {{- toYaml (dict \"value\" .Values.tricky.%s) | nindent 2 }}\n  raw: {{ .Values.tricky.%s | quote }}" % (key, key))
+
+# Nesting and whitespace control as charts write them.
+charts = [
+    ('labels', '{{- define "labels" -}}\napp: {{ .Chart.Name }}\nrelease: {{ .Release.Name }}\n{{- end -}}',
+     'metadata:\n  labels:\n    {{- include "labels" . | nindent 4 }}\n'),
+    ('fullname', '{{- define "fullname" -}}\n{{- if .Values.fullnameOverride -}}\n{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}\n{{- else -}}\n{{- $name := default .Chart.Name .Values.nameOverride -}}\n{{- if contains $name .Release.Name -}}\n{{- .Release.Name | trunc 63 | trimSuffix "-" -}}\n{{- else -}}\n{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}\n{{- end -}}\n{{- end -}}\n{{- end -}}',
+     'name: {{ include "fullname" . }}\n'),
+    ('env', None, 'env:\n{{- range $k, $v := .Values.map }}\n  - name: {{ $k | upper }}\n    value: {{ $v | toString | quote }}\n{{- end }}\n'),
+    ('resources', None, '{{- with .Values.people }}\npeople:\n  {{- toYaml . | nindent 2 }}\n{{- end }}\n'),
+    ('ports', None, 'ports:\n{{- range .Values.list }}\n- port: {{ . }}\n  name: p{{ . }}\n{{- end }}'),
+    ('selfref', '{{- define "count" -}}{{- if gt (len .) 0 -}}{{ len . }},{{ include "count" (rest .) }}{{- end -}}{{- end -}}',
+     '{{ include "count" .Values.list }}'),
+    ('annotations', None, '{{- if .Values.map }}\nannotations:\n{{ toYaml .Values.map | indent 2 }}\n{{- end }}'),
+    ('checksum', None, 'checksum: {{ toYaml .Values.nested | sha256sum }}'),
+    ('ternary', None, 'replicas: {{ ternary 1 3 .Values.t }}\nmode: {{ .Values.t | ternary "on" "off" }}'),
+    ('defaultdict', None, '{{- $cfg := merge (dict "a" 1) .Values.nested }}{{ toYaml $cfg }}'),
+]
+for name, h, t in charts:
+    case(f"charts/{name}", t, V, h)
+
+# Errors: both engines must fail, at the same place.
+errors = [
+    "{{ .Values.missing.field }}", "{{ .Values.str.field }}", "{{ fail \"custom failure\" }}", "{{ required \"value x is required\" .Values.missing }}",
+    "{{ required \"empty\" .Values.empty }}", "{{ include \"nope\" . }}", "{{ template \"nope\" }}", "{{ index .Values.list 10 }}",
+    "{{ nil }}", "{{ if }}{{ end }}", "{{ end }}", "{{ range .Values.list }}", "{{ undefinedFunc 1 }}", "{{ $undefined }}",
+    "{{ .Values.str | upper 1 }}", "line1\nline2 {{ .Values.missing.x }}", "{{ printf }}", "{{ eq 1 \"a\" }}", "{{ lt .Values.list 1 }}",
+    "{{ div 1 0 }}", "{{ indent .Values.num \"x\" }}", "{{ upper .Values.num }}", "{{ 3 4 }}", "{{ tpl \"{{ .Values.missing.x }}\" . }}",
+    "{{ tpl \"{{ fail \\\"inner\\\" }}\" . }}", "{{ len 3 }}", "{{ range 1.5 }}{{ end }}", "{{ break }}", "{{ .Values.map.a 1 }}",
+    "{{ \"unterminated }}", "{{ (1 }}", "{{ .Values | }}", "{{ define \"x\" }}{{ end }}{{ include \"x\" }}",
+    "{{ semverCompare \"not a constraint!!\" \"1.0.0\" }}", "{{ toDate }}", "{{ ternary 1 2 \"notbool\" }}",
+]
+for i, t in enumerate(errors):
+    v(f"errors/{i:03}", t)
+
+# Go's map-range order with keys that sort differently in YAML.
+order = {"b": 1, "a": 2, "B": 3, "_": 4, "a1": 5, "a10": 6, "a2": 7, "Z": 8, "é": 9, "0": 10, "-x": 11, ".": 12}
+case("order/range", "{{ range $k, $v := .Values }}{{ $k }}={{ $v }} {{ end }}", order)
+case("order/toYaml", "{{ toYaml .Values }}", order)
+case("order/toJson", "{{ toJson .Values }}", order)
+case("order/keys", "{{ keys .Values | sortAlpha }}", order)
+case("order/print", "{{ . .Values }}" if False else "{{ .Values }}", order)
+
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases.json"), "w") as f:
+    json.dump(cases, f, indent=1, ensure_ascii=False)
+    f.write("\n")
+print(len(cases), "cases")
