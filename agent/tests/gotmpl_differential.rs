@@ -78,9 +78,12 @@ fn user_message(message: &str) -> Option<&str> {
 
 #[test]
 fn templates_render_exactly_like_helm() {
-    let text = std::fs::read_to_string(repo().join("tests/gotmpl/cases.json")).expect("cases.json");
+    // PLUMB_GOTMPL_CASES points at another case file while investigating.
+    let extra = std::env::var("PLUMB_GOTMPL_CASES").ok();
+    let path = extra.clone().map_or_else(|| repo().join("tests/gotmpl/cases.json"), PathBuf::from);
+    let text = std::fs::read_to_string(&path).expect("cases file");
     let cases: Vec<serde_json::Value> = serde_json::from_str(&text).expect("cases parse");
-    assert!(cases.len() >= 300, "the differential corpus must hold at least 300 cases");
+    assert!(extra.is_some() || cases.len() >= 300, "the differential corpus must hold at least 300 cases");
     let helm = oracle(&text);
     let mut mismatches = Vec::new();
     for case in &cases {

@@ -21,16 +21,16 @@ def render(case, root):
     os.makedirs(os.path.join(path, "templates"))
     with open(os.path.join(path, "Chart.yaml"), "w") as f:
         f.write("apiVersion: v2\nname: case\nversion: 1.2.3\nappVersion: \"4.5.6\"\n")
-    with open(os.path.join(path, "values.yaml"), "w") as f:
-        json.dump(case.get("values", {}), f)
+    with open(os.path.join(path, "values.yaml"), "w", encoding="utf-8") as f:
+        json.dump(case.get("values", {}), f, ensure_ascii=False)
     with open(os.path.join(path, "templates", "case.yaml"), "w") as f:
         f.write(case["template"])
     if case.get("helpers"):
         with open(os.path.join(path, "templates", "_helpers.tpl"), "w") as f:
             f.write(case["helpers"])
-    loaded = chart.Chart.load(path)
     opts = {"name": "rel", "namespace": "ns", "kube_version": "v1.30.0"}
     try:
+        loaded = chart.Chart.load(path)
         out = _native.call_string("helm_render", loaded._raw(), json.dumps({}), json.dumps(opts))
         return {"ok": json.loads(out).get("case/templates/case.yaml", "")}
     except Exception as error:  # Helm's error text is the result under test

@@ -239,6 +239,24 @@ for i, t in enumerate(misc):
 for i, key in enumerate(sorted(V["tricky"])):
     v(f"yaml/{i:03}", "data:\n  {{- toYaml (dict \"value\" .Values.tricky.%s) | nindent 2 }}\n  raw: {{ .Values.tricky.%s | quote }}" % (key, key))
 
+# go-yaml folds long scalars at a space past column 80.
+sentence = "the quick brown fox jumps over the lazy dog " * 4
+long_values = {
+    "plain": sentence.strip(),
+    "single": "- " + sentence.strip(),
+    "double": sentence,
+    "doubleSpaces": "a" * 78 + "  b  c" + " word" * 20,
+    "nbsp": "a\u00a0b", "emoji": "🙂 ok", "ctrl": "a\u0001b",
+    "nested": {"deeper": {"text": sentence.strip()}},
+    "list": [sentence.strip(), {"k": sentence}],
+    "key with spaces that is quite long and goes on past the folding column of eighty chars": "v",
+}
+for i, key in enumerate(sorted(long_values)):
+    case(f"fold/{i:03}", '{{ toYaml (pick .Values "%s") }}' % key, long_values)
+    case(f"fold/{i:03}-nindent", 'spec:\n  value:{{ toYaml (get .Values "%s") | nindent 4 }}' % key, long_values)
+case("fold/all", "{{ toYaml .Values }}", long_values)
+case("fold/doc", "{{ toYaml .Values.plain }}", long_values)
+
 # Nesting and whitespace control as charts write them.
 charts = [
     ('labels', '{{- define "labels" -}}\napp: {{ .Chart.Name }}\nrelease: {{ .Release.Name }}\n{{- end -}}',

@@ -158,17 +158,16 @@ fn chart_metadata(metadata: &serde_json::Value) -> Value {
 fn template_error(error: &TemplateError) -> ChartError {
     match error {
         TemplateError::Exec(e) => {
-            // The innermost `fail`/`required`, even inside include or tpl.
+            // The innermost `fail`/`required` message, even inside include
+            // or tpl, at the position in the template being rendered.
             let text = e.to_string();
             let user_error = ["error calling fail: ", "error calling required: "]
                 .iter()
                 .filter_map(|marker| text.rfind(marker).map(|i| (i, i + marker.len())))
                 .max();
             if let Some((at, message_start)) = user_error {
-                let location = text[..at]
-                    .rfind("template: ")
-                    .and_then(|i| text[i + "template: ".len()..at].split(": executing").next())
-                    .unwrap_or_default();
+                let location = format!("{}:{}:{}", e.file, e.line, e.col);
+                let _ = at;
                 return ChartError::Template(format!("execution error at ({location}): {}", &text[message_start..]));
             }
             ChartError::Template(text)

@@ -261,7 +261,7 @@ impl<'a> Exec<'a> {
         match first {
             Operand::Field(span, names) => {
                 self.at(span);
-                self.field_chain(dot, dot.clone(), names, args, last)
+                self.field_chain(dot, dot.clone(), names, args, last, true)
             }
             Operand::Variable(span, name, fields) => {
                 let value = self.var(name);
@@ -271,7 +271,7 @@ impl<'a> Exec<'a> {
                     return Ok(value);
                 }
                 self.at(span);
-                self.field_chain(dot, value, fields, args, last)
+                self.field_chain(dot, value, fields, args, last, false)
             }
             Operand::Pipe(span, pipe, fields) => {
                 let mark = self.vars.len();
@@ -282,7 +282,7 @@ impl<'a> Exec<'a> {
                     self.no_args(args, &last, "pipeline")?;
                     return Ok(value);
                 }
-                self.field_chain(dot, value, fields, args, last)
+                self.field_chain(dot, value, fields, args, last, false)
             }
             Operand::Function(_, name) => self.function(dot, &cmd.span, name, args, last),
             Operand::Nil(span) => {
@@ -318,7 +318,7 @@ impl<'a> Exec<'a> {
             }),
             Operand::Field(span, names) => {
                 self.at(span);
-                self.field_chain(dot, dot.clone(), names, &[], None)
+                self.field_chain(dot, dot.clone(), names, &[], None, true)
             }
             Operand::Variable(span, name, fields) => {
                 let value = self.var(name);
@@ -326,7 +326,7 @@ impl<'a> Exec<'a> {
                     return Ok(value);
                 }
                 self.at(span);
-                self.field_chain(dot, value, fields, &[], None)
+                self.field_chain(dot, value, fields, &[], None, false)
             }
             Operand::Pipe(span, pipe, fields) => {
                 let mark = self.vars.len();
@@ -336,12 +336,17 @@ impl<'a> Exec<'a> {
                     return Ok(value);
                 }
                 self.at(span);
-                self.field_chain(dot, value, fields, &[], None)
+                self.field_chain(dot, value, fields, &[], None, false)
             }
             Operand::Function(span, name) => self.function(dot, span, name, &[], None),
         }
     }
 
+    /// Evaluates `.a.b.c` on `receiver`. Go tells a nil that came out of a
+    /// map or list (a nil interface: a field of it is an error) from the
+    /// "no value" a pipeline or variable yields (a field of it is no value);
+    /// `nil_is_error` says which the receiver is. Values looked up along the
+    /// chain are always the former.
     fn field_chain(
         &mut self,
         dot: &Value,
@@ -349,11 +354,15 @@ impl<'a> Exec<'a> {
         names: &[String],
         args: &[Operand],
         last: Option<Value>,
+        nil_is_error: bool,
     ) -> Result<Value> {
         let span = self.span.clone();
         let mut value = receiver;
         let n = names.len();
         for (i, name) in names.iter().enumerate() {
+            if value.is_nil() && i == 0 && !nil_is_error {
+                return Ok(Value::Nil);
+            }
             if i + 1 < n {
                 value = self.field(dot, &value, name, &[], None, &span)?;
             } else {

@@ -44,6 +44,11 @@ impl Functions {
         self.map.insert(name.to_string(), func);
     }
 
+    /// The function registered under `name`.
+    pub fn get(&self, name: &str) -> Option<Func> {
+        self.map.get(name).cloned()
+    }
+
     /// Adds a function that needs no access to the execution.
     pub fn plain(&mut self, name: &str, func: fn(Vec<Value>) -> Result<Value, String>) {
         self.insert(name, Arc::new(move |_, args| func(args)));

@@ -77,9 +77,20 @@ pub fn register(f: &mut Functions) {
             }),
         );
     }
-    f.plain("toPrettyJson", |a| {
-        arity("toPrettyJson", &a, 1)?;
-        Ok(Value::str(to_pretty_json(&a[0]).unwrap_or_default()))
+    for name in ["toPrettyJson", "mustToPrettyJson"] {
+        f.insert(
+            name,
+            Arc::new(move |_, a| {
+                arity(name, &a, 1)?;
+                Ok(Value::str(to_pretty_json(&a[0]).unwrap_or_default()))
+            }),
+        );
+    }
+    f.plain("mustFromJson", |a| {
+        arity("mustFromJson", &a, 1)?;
+        serde_json::from_str::<serde_json::Value>(arg_string(&a, 0)?)
+            .map(|j| Value::from_json(&j))
+            .map_err(|e| e.to_string())
     });
     f.plain("fromJson", |a| {
         arity("fromJson", &a, 1)?;
@@ -106,6 +117,13 @@ pub fn register(f: &mut Functions) {
     f.plain("toToml", |a| {
         arity("toToml", &a, 1)?;
         Ok(Value::str(to_toml(&a[0])))
+    });
+    f.plain("fromToml", |a| {
+        arity("fromToml", &a, 1)?;
+        arg_string(&a, 0)?;
+        let mut map = Map::new();
+        map.insert("Error".into(), Value::str("fromToml is not supported by plumb; convert the data to YAML"));
+        Ok(Value::map(map))
     });
     f.plain("lookup", |a| {
         arity("lookup", &a, 4)?;

@@ -33,6 +33,13 @@ pub fn register(f: &mut Functions, clock: Clock) {
     dates(f, clock);
     super::semver::register(f);
     crypto(f);
+    // Sprig's other spellings of the same functions.
+    for (alias, name) in [("trimall", "trimAll"), ("date_in_zone", "dateInZone"), ("tuple", "list")] {
+        if let Some(func) = f.get(name) {
+            f.insert(alias, func);
+        }
+    }
+    f.plain("hello", |_| s("Hello!"));
 }
 
 /// `empty` as Sprig defines it: nil, false, zero numbers, empty strings,
@@ -963,6 +970,10 @@ fn encodings(f: &mut Functions) {
             }
         }
     });
+    f.plain("b32dec", |a| {
+        arity("b32dec", &a, 1)?;
+        s(base32_decode(arg_string(&a, 0)?))
+    });
     f.plain("b32enc", |a| {
         arity("b32enc", &a, 1)?;
         s(base32(arg_string(&a, 0)?.as_bytes()))
@@ -1024,6 +1035,25 @@ fn base32(data: &[u8]) -> String {
     out
 }
 
+fn base32_decode(text: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut bits = 0u64;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for (i, c) in text.trim_end_matches('=').bytes().enumerate() {
+        let Some(v) = ALPHABET.iter().position(|a| *a == c) else {
+            return format!("illegal base32 data at input byte {i}");
+        };
+        bits = (bits << 5) | v as u64;
+        count += 5;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn regex(pattern: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(pattern).map_err(|e| format!("error parsing regexp: {e}"))
 }
@@ -1042,43 +1072,62 @@ fn regexes(f: &mut Functions) {
             }),
         );
     }
-    f.plain("regexFind", |a| {
-        arity("regexFind", &a, 2)?;
-        let re = regex(arg_string(&a, 0)?)?;
-        s(re.find(arg_string(&a, 1)?).map_or("", |m| m.as_str()))
+    // Sprig's plain variants treat a bad pattern as a Go panic (an error
+    // too); the must* variants return the error. Both fail the render.
+    f.plain("regexFind", regex_find);
+    f.plain("mustRegexFind", regex_find);
+    f.plain("regexFindAll", regex_find_all);
+    f.plain("mustRegexFindAll", regex_find_all);
+    f.plain("regexReplaceAll", regex_replace_all);
+    f.plain("mustRegexReplaceAll", regex_replace_all);
+    f.plain("regexReplaceAllLiteral", regex_replace_all_literal);
+    f.plain("mustRegexReplaceAllLiteral", regex_replace_all_literal);
+    f.plain("regexSplit", regex_split);
+    f.plain("mustRegexSplit", regex_split);
+    f.plain("regexQuoteMeta", |a| {
+        arity("regexQuoteMeta", &a, 1)?;
+        s(regex::escape(arg_string(&a, 0)?))
     });
-    f.plain("regexFindAll", |a| {
+}
+
+fn regex_find(a: Vec<Value>) -> R {
+    arity("regexFind", &a, 2)?;
+    let re = regex(arg_string(&a, 0)?)?;
+    s(re.find(arg_string(&a, 1)?).map_or("", |m| m.as_str()))
+}
+
+fn regex_find_all(a: Vec<Value>) -> R {
+    {
         arity("regexFindAll", &a, 3)?;
         let re = regex(arg_string(&a, 0)?)?;
         let n = arg_int(&a, 2)?;
         let found = re.find_iter(arg_string(&a, 1)?).map(|m| m.as_str().to_string());
         Ok(Value::strings(if n < 0 { found.collect() } else { found.take(n as usize).collect() }))
-    });
-    f.plain("regexReplaceAll", |a| {
-        arity("regexReplaceAll", &a, 3)?;
-        let re = regex(arg_string(&a, 0)?)?;
-        s(re.replace_all(arg_string(&a, 1)?, arg_string(&a, 2)?).into_owned())
-    });
-    f.plain("regexReplaceAllLiteral", |a| {
-        arity("regexReplaceAllLiteral", &a, 3)?;
-        let re = regex(arg_string(&a, 0)?)?;
-        s(re.replace_all(arg_string(&a, 1)?, regex::NoExpand(arg_string(&a, 2)?)).into_owned())
-    });
-    f.plain("regexSplit", |a| {
-        arity("regexSplit", &a, 3)?;
-        let re = regex(arg_string(&a, 0)?)?;
-        let n = arg_int(&a, 2)?;
-        let v = arg_string(&a, 1)?;
-        Ok(Value::strings(if n < 0 {
-            re.split(v).map(String::from).collect()
-        } else {
-            re.splitn(v, n as usize).map(String::from).collect()
-        }))
-    });
-    f.plain("regexQuoteMeta", |a| {
-        arity("regexQuoteMeta", &a, 1)?;
-        s(regex::escape(arg_string(&a, 0)?))
-    });
+    }
+}
+
+fn regex_replace_all(a: Vec<Value>) -> R {
+    arity("regexReplaceAll", &a, 3)?;
+    let re = regex(arg_string(&a, 0)?)?;
+    s(re.replace_all(arg_string(&a, 1)?, arg_string(&a, 2)?).into_owned())
+}
+
+fn regex_replace_all_literal(a: Vec<Value>) -> R {
+    arity("regexReplaceAllLiteral", &a, 3)?;
+    let re = regex(arg_string(&a, 0)?)?;
+    s(re.replace_all(arg_string(&a, 1)?, regex::NoExpand(arg_string(&a, 2)?)).into_owned())
+}
+
+fn regex_split(a: Vec<Value>) -> R {
+    arity("regexSplit", &a, 3)?;
+    let re = regex(arg_string(&a, 0)?)?;
+    let n = arg_int(&a, 2)?;
+    let v = arg_string(&a, 1)?;
+    Ok(Value::strings(if n < 0 {
+        re.split(v).map(String::from).collect()
+    } else {
+        re.splitn(v, n as usize).map(String::from).collect()
+    }))
 }
 
 fn paths(f: &mut Functions) {
@@ -1116,6 +1165,81 @@ fn paths(f: &mut Functions) {
     f.plain("isAbs", |a| {
         arity("isAbs", &a, 1)?;
         Ok(Value::Bool(arg_string(&a, 0)?.starts_with('/')))
+    });
+    // On Linux the os* variants are the same functions.
+    for (os_name, name) in
+        [("osBase", "base"), ("osDir", "dir"), ("osClean", "clean"), ("osExt", "ext"), ("osIsAbs", "isAbs")]
+    {
+        let func = f.get(name);
+        if let Some(func) = func {
+            f.insert(os_name, func);
+        }
+    }
+    f.plain("urlJoin", |a| {
+        arity("urlJoin", &a, 1)?;
+        let parts = arg_map(&a, 0)?.borrow();
+        let field = |k: &str| parts.get(k).map(strval).unwrap_or_default();
+        let mut out = String::new();
+        let scheme = field("scheme");
+        if !scheme.is_empty() {
+            out.push_str(&scheme);
+            out.push(':');
+        }
+        let host = field("host");
+        if !host.is_empty() || !scheme.is_empty() {
+            out.push_str("//");
+            let userinfo = field("userinfo");
+            if !userinfo.is_empty() {
+                out.push_str(&userinfo);
+                out.push('@');
+            }
+            out.push_str(&host);
+        }
+        out.push_str(&field("path"));
+        let query = field("query");
+        if !query.is_empty() {
+            out.push('?');
+            out.push_str(&query);
+        }
+        let fragment = field("fragment");
+        if !fragment.is_empty() {
+            out.push('#');
+            out.push_str(&fragment);
+        }
+        s(out)
+    });
+    f.plain("urlParse", |a| {
+        arity("urlParse", &a, 1)?;
+        let text = arg_string(&a, 0)?;
+        let (rest, fragment) = text.split_once('#').unwrap_or((text, ""));
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (scheme, rest) = match rest.split_once("://") {
+            Some((scheme, rest)) => (scheme, rest),
+            None => ("", rest),
+        };
+        let (authority, path) = if scheme.is_empty() {
+            ("", rest)
+        } else {
+            match rest.find('/') {
+                Some(i) => (&rest[..i], &rest[i..]),
+                None => (rest, ""),
+            }
+        };
+        let (userinfo, host) = authority.rsplit_once('@').unwrap_or(("", authority));
+        let mut out = Map::new();
+        for (k, v) in [
+            ("scheme", scheme),
+            ("host", host),
+            ("hostname", host.split(':').next().unwrap_or(host)),
+            ("path", path),
+            ("query", query),
+            ("opaque", ""),
+            ("fragment", fragment),
+            ("userinfo", userinfo),
+        ] {
+            out.insert(k.to_string(), Value::str(v));
+        }
+        Ok(Value::map(out))
     });
 }
 
@@ -1269,6 +1393,17 @@ fn dates(f: &mut Functions, clock: Clock) {
             s(go_time_format(&t, "2006-01-02"))
         }),
     );
+    let now = clock.clone();
+    f.insert(
+        "htmlDateInZone",
+        Arc::new(move |_: &mut Exec<'_>, a| {
+            arity("htmlDateInZone", &a, 2)?;
+            let t = time_arg(&a[0]).unwrap_or_else(|| now.now());
+            let zone = jiff::tz::TimeZone::get(arg_string(&a, 1)?).unwrap_or(jiff::tz::TimeZone::UTC);
+            s(go_time_format(&t.with_time_zone(zone), "2006-01-02"))
+        }),
+    );
+    let clock_for_ago = clock.clone();
     let now = clock;
     f.insert(
         "dateInZone",
@@ -1297,6 +1432,49 @@ fn dates(f: &mut Functions, clock: Clock) {
             }),
         );
     }
+    for name in ["dateModify", "date_modify", "mustDateModify", "must_date_modify"] {
+        f.insert(
+            name,
+            Arc::new(move |_, a| {
+                arity(name, &a, 2)?;
+                let t =
+                    time_arg(&a[1]).ok_or_else(|| arg_error(1, "wrong type for value; expected time.Time".into()))?;
+                match parse_go_duration(arg_string(&a, 0)?) {
+                    Some(nanos) => Ok(time_value(t.checked_add(jiff::SignedDuration::from_nanos(nanos)).unwrap_or(t))),
+                    None if name.starts_with("must") => Err(format!("time: invalid duration {:?}", strval(&a[0]))),
+                    None => Ok(time_value(t)),
+                }
+            }),
+        );
+    }
+    let now = clock_for_ago;
+    f.insert(
+        "ago",
+        Arc::new(move |_: &mut Exec<'_>, a| {
+            arity("ago", &a, 1)?;
+            let t = time_arg(&a[0]).ok_or_else(|| arg_error(0, "wrong type for value; expected time.Time".into()))?;
+            let seconds = now.now().timestamp().as_second() - t.timestamp().as_second();
+            s(go_duration(seconds))
+        }),
+    );
+    f.plain("durationRound", |a| {
+        arity("durationRound", &a, 1)?;
+        let seconds = match &a[0] {
+            Value::Str(text) => parse_go_duration(text).map_or(0, |n| n / 1_000_000_000),
+            Value::Int(n) | Value::Int64(n) => n / 1_000_000_000,
+            _ => 0,
+        }
+        .unsigned_abs();
+        let (year, month, day, hour, minute) = (31_536_000, 2_592_000, 86_400, 3_600, 60);
+        s(match seconds {
+            s if s > year => format!("{}y", s / year),
+            s if s > month => format!("{}mo", s / month),
+            s if s > day => format!("{}d", s / day),
+            s if s > hour => format!("{}h", s / hour),
+            s if s > minute => format!("{}m", s / minute),
+            s => format!("{s}s"),
+        })
+    });
     f.plain("unixEpoch", |a| {
         arity("unixEpoch", &a, 1)?;
         let t = time_arg(&a[0]).ok_or("wrong type for value; expected time.Time")?;
@@ -1312,6 +1490,39 @@ fn dates(f: &mut Functions, clock: Clock) {
         };
         s(go_duration(seconds))
     });
+}
+
+/// Go's `time.ParseDuration`, in nanoseconds.
+fn parse_go_duration(text: &str) -> Option<i64> {
+    let (negative, mut rest) = match text.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    let mut total: f64 = 0.0;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let number_len = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+        let number: f64 = rest[..number_len].parse().ok()?;
+        rest = &rest[number_len..];
+        let unit_len = rest.bytes().take_while(|b| !b.is_ascii_digit() && *b != b'.').count();
+        let unit = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += number * unit;
+    }
+    Some(if negative { -(total as i64) } else { total as i64 })
 }
 
 /// Go's `time.Duration.String` of whole seconds.
@@ -1582,6 +1793,8 @@ fn crypto(f: &mut Functions) {
         "decryptAES",
         "getHostByName",
         "bcrypt",
+        "buildCustomCert",
+        "randBytes",
     ] {
         f.insert(
             name,

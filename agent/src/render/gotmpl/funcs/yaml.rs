@@ -123,7 +123,8 @@ fn emit(out: &mut String, node: &Node, indent: usize, context: Context) {
                 if i > 0 || context != Context::SeqItem {
                     out.push_str(&" ".repeat(indent));
                 }
-                out.push_str(&scalar(key, indent, true));
+                let column = current_column(out);
+                out.push_str(&scalar(key, indent, true, column));
                 out.push(':');
                 let child_indent = match value {
                     Node::Seq(items) if !items.is_empty() => indent,
@@ -155,18 +156,19 @@ fn emit(out: &mut String, node: &Node, indent: usize, context: Context) {
             }
         }
         leaf => {
+            if context != Context::Document {
+                out.push(' ');
+            }
             let text = match leaf {
                 Node::Null => "null".to_string(),
                 Node::Bool(b) => b.to_string(),
                 Node::Int(i) => i.to_string(),
                 Node::Float(f) => yaml_float(*f),
-                Node::Str(s) => scalar(s, indent, false),
+                // A document's scalar continues at indent 2, like a value's.
+                Node::Str(s) => scalar(s, indent.max(2), false, current_column(out)),
                 Node::Map(_) => "{}".to_string(),
                 Node::Seq(_) => "[]".to_string(),
             };
-            if context != Context::Document {
-                out.push(' ');
-            }
             out.push_str(&text);
             out.push('\n');
         }
@@ -323,23 +325,87 @@ fn is_timestamp(s: &str) -> bool {
 
 /// A string scalar as go-yaml v2 writes it: plain, single-quoted,
 /// double-quoted or a literal block.
-fn scalar(s: &str, indent: usize, is_key: bool) -> String {
+/// The column (in characters) where the next character of `out` goes.
+fn current_column(out: &str) -> usize {
+    out.rsplit('\n').next().unwrap_or_default().chars().count()
+}
+
+/// Past this column go-yaml folds long scalars at a space.
+const BEST_WIDTH: usize = 80;
+
+/// A string scalar starting at `column`; continuation lines (of folded or
+/// literal scalars) are indented by `indent`. Keys are never folded.
+fn scalar(s: &str, indent: usize, is_key: bool, column: usize) -> String {
     let a = analyze(s);
     let needs_quotes = resolves_to_non_string(s) || is_base60_float(s);
-    if s.contains('\n') && !is_key && a.block_allowed {
+    let multiline = s.contains('\n');
+    let fold = !is_key;
+    if multiline && !is_key && a.block_allowed {
         return literal(s, indent);
     }
-    if !needs_quotes && a.plain_allowed && !s.contains('\n') {
-        return s.to_string();
+    if !needs_quotes && !multiline && a.plain_allowed {
+        return plain(s, column, indent, fold);
     }
-    if !needs_quotes && a.single_allowed && !s.contains('\n') {
-        return format!("'{}'", s.replace('\'', "''"));
+    if !needs_quotes && !multiline && a.single_allowed {
+        return single_quoted(s, column, indent, fold);
     }
-    if needs_quotes && a.single_allowed && !s.contains('\n') && !a.special {
-        // go-yaml asks for double quotes for strings that resolve elsewhere.
-        return double_quoted(s);
+    double_quoted(s, column, indent, fold)
+}
+
+fn line_break(out: &mut String, column: &mut usize, indent: usize) {
+    out.push('\n');
+    out.push_str(&" ".repeat(indent));
+    *column = indent;
+}
+
+fn plain(s: &str, mut column: usize, indent: usize, fold: bool) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut spaces = false;
+    for (i, &c) in chars.iter().enumerate() {
+        if c == ' ' {
+            if fold && !spaces && column > BEST_WIDTH && chars.get(i + 1) != Some(&' ') {
+                line_break(&mut out, &mut column, indent);
+            } else {
+                out.push(c);
+                column += 1;
+            }
+            spaces = true;
+        } else {
+            out.push(c);
+            column += 1;
+            spaces = false;
+        }
     }
-    double_quoted(s)
+    out
+}
+
+fn single_quoted(s: &str, mut column: usize, indent: usize, fold: bool) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::from("'");
+    column += 1;
+    let mut spaces = false;
+    for (i, &c) in chars.iter().enumerate() {
+        if c == ' ' {
+            if fold && !spaces && column > BEST_WIDTH && i > 0 && i + 1 < chars.len() && chars[i + 1] != ' ' {
+                line_break(&mut out, &mut column, indent);
+            } else {
+                out.push(c);
+                column += 1;
+            }
+            spaces = true;
+        } else {
+            if c == '\'' {
+                out.push('\'');
+                column += 1;
+            }
+            out.push(c);
+            column += 1;
+            spaces = false;
+        }
+    }
+    out.push('\'');
+    out
 }
 
 fn is_base60_float(s: &str) -> bool {
@@ -379,13 +445,12 @@ struct Analysis {
     plain_allowed: bool,
     single_allowed: bool,
     block_allowed: bool,
-    special: bool,
 }
 
 /// libyaml's scalar analysis (block context).
 fn analyze(s: &str) -> Analysis {
     if s.is_empty() {
-        return Analysis { plain_allowed: false, single_allowed: true, block_allowed: false, special: false };
+        return Analysis { plain_allowed: false, single_allowed: true, block_allowed: false };
     }
     let chars: Vec<char> = s.chars().collect();
     let mut block_indicators = false;
@@ -417,14 +482,7 @@ fn analyze(s: &str) -> Analysis {
                 _ => {}
             }
         }
-        let code = c as u32;
-        let printable = c == '\n'
-            || (0x20..=0x7e).contains(&code)
-            || code == 0x85
-            || (0xa0..=0xd7ff).contains(&code)
-            || ((0xe000..=0xfffd).contains(&code) && code != 0xfeff)
-            || code >= 0x10000;
-        if !printable {
+        if !is_printable(c) {
             special = true;
         }
         if c == '\n' {
@@ -480,7 +538,7 @@ fn analyze(s: &str) -> Analysis {
     if line_breaks {
         plain = false;
     }
-    Analysis { plain_allowed: plain, single_allowed: single, block_allowed: block, special }
+    Analysis { plain_allowed: plain, single_allowed: single, block_allowed: block }
 }
 
 fn literal(s: &str, indent: usize) -> String {
@@ -506,9 +564,28 @@ fn literal(s: &str, indent: usize) -> String {
     out
 }
 
-fn double_quoted(s: &str) -> String {
+fn double_quoted(s: &str, mut column: usize, indent: usize, fold: bool) -> String {
+    let chars: Vec<char> = s.chars().collect();
     let mut out = String::from("\"");
-    for c in s.chars() {
+    column += 1;
+    let mut spaces = false;
+    for (i, &c) in chars.iter().enumerate() {
+        if c == ' ' {
+            if fold && !spaces && column > BEST_WIDTH && i != 0 && i + 1 != chars.len() {
+                line_break(&mut out, &mut column, indent);
+                if chars.get(i + 1) == Some(&' ') {
+                    out.push('\\');
+                    column += 1;
+                }
+            } else {
+                out.push(' ');
+                column += 1;
+            }
+            spaces = true;
+            continue;
+        }
+        spaces = false;
+        let before = out.len();
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -522,22 +599,35 @@ fn double_quoted(s: &str) -> String {
             '\u{c}' => out.push_str("\\f"),
             '\u{1b}' => out.push_str("\\e"),
             '\u{85}' => out.push_str("\\N"),
-            '\u{a0}' => out.push_str("\\_"),
             '\u{2028}' => out.push_str("\\L"),
             '\u{2029}' => out.push_str("\\P"),
-            c if c.is_control() || c == '\u{feff}' => {
+            c if !is_printable(c) => {
                 let code = c as u32;
                 if code <= 0xff {
                     let _ = write!(out, "\\x{code:02X}");
-                } else {
+                } else if code <= 0xffff {
                     let _ = write!(out, "\\u{code:04X}");
+                } else {
+                    let _ = write!(out, "\\U{code:08X}");
                 }
             }
             c => out.push(c),
         }
+        column += out[before..].chars().count();
     }
     out.push('"');
     out
+}
+
+/// go-yaml's printable characters (it tests UTF-8 bytes: NEL and
+/// everything beyond the Basic Multilingual Plane are not printable, so
+/// emoji end up escaped in double quotes).
+fn is_printable(c: char) -> bool {
+    let code = c as u32;
+    c == '\n'
+        || (0x20..=0x7e).contains(&code)
+        || (0xa0..=0xd7ff).contains(&code)
+        || ((0xe000..=0xfffd).contains(&code) && code != 0xfeff)
 }
 
 /// Go's `json.Marshal` of a value (keys sorted, `<>&` escaped); `None`
