@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Renders template cases with Helm's own engine (helm-python-sdk, Helm SDK v4.2.3).
 
-Input (stdin): JSON list of cases {"id", "template", "helpers"?, "values"?}.
+Input (stdin): JSON list of cases {"id", "template", "helpers"?, "values"?, "schema"?}.
 Output (stdout): JSON object id -> {"ok": rendered text} or {"err": Helm's message}.
 
 Each case becomes a throwaway chart: Chart.yaml, values.yaml (the case's values as
-JSON, which is YAML), templates/case.yaml and, when given, templates/_helpers.tpl.
+JSON, which is YAML), templates/case.yaml and, when given, templates/_helpers.tpl
+and values.schema.json.
 The release is named "rel" in namespace "ns", as the Rust side assumes.
 """
 import json
@@ -25,6 +26,9 @@ def render(case, root):
         json.dump(case.get("values", {}), f, ensure_ascii=False)
     with open(os.path.join(path, "templates", "case.yaml"), "w") as f:
         f.write(case["template"])
+    if case.get("schema"):
+        with open(os.path.join(path, "values.schema.json"), "w") as f:
+            json.dump(case["schema"], f)
     if case.get("helpers"):
         with open(os.path.join(path, "templates", "_helpers.tpl"), "w") as f:
             f.write(case["helpers"])

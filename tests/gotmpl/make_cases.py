@@ -257,6 +257,51 @@ for i, key in enumerate(sorted(long_values)):
 case("fold/all", "{{ toYaml .Values }}", long_values)
 case("fold/doc", "{{ toYaml .Values.plain }}", long_values)
 
+# values.schema.json: Helm validates the values and reports each failure.
+schema = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "required": ["image"],
+    "definitions": {"port": {"type": "integer", "minimum": 1, "maximum": 65535}},
+    "properties": {
+        "replicas": {"type": "integer", "minimum": 1},
+        "name": {"type": "string", "maxLength": 5, "pattern": "^[a-z]+$"},
+        "mode": {"enum": ["a", "b"]},
+        "image": {"type": "object", "properties": {"tag": {"type": "string"}}, "additionalProperties": False},
+        "list": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "port": {"$ref": "#/definitions/port"},
+        "either": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+        "nullable": {"type": ["string", "null"]},
+        "uniq": {"type": "array", "uniqueItems": True},
+    },
+}
+schema_values = [
+    {"image": {}},
+    {"image": {"tag": "1"}, "replicas": 2, "name": "ok", "mode": "a", "list": ["x"], "port": 80, "either": 3, "nullable": None},
+    {"image": {}, "replicas": "3"},
+    {"image": {}, "replicas": 0},
+    {"image": {}, "replicas": 1.5},
+    {"image": {}, "name": "TooLongName"},
+    {"image": {}, "name": "abc1"},
+    {"image": {}, "mode": "c"},
+    {"image": {}, "mode": 1},
+    {"image": {"tag": 1}},
+    {"image": {"x": 1}},
+    {"image": {"tag": 1, "x": 2}},
+    {"image": {}, "list": []},
+    {"image": {}, "list": [1]},
+    {"image": {}, "port": 70000},
+    {"image": {}, "port": "80"},
+    {"image": {}, "either": 1.5},
+    {"image": {}, "nullable": 3},
+    {"image": {}, "uniq": [1, 2, 1]},
+    {},
+    {"image": "nginx"},
+]
+for i, vals in enumerate(schema_values):
+    c = {"id": f"schema/{i:03}", "template": "ok", "values": vals, "schema": schema}
+    cases.append(c)
+
 # Nesting and whitespace control as charts write them.
 charts = [
     ('labels', '{{- define "labels" -}}\napp: {{ .Chart.Name }}\nrelease: {{ .Release.Name }}\n{{- end -}}',
