@@ -176,7 +176,10 @@ impl<'a> Exec<'a> {
                     };
                     self.at(span);
                     let Some(tree) = self.lookup(name) else {
-                        return Err(self.error(format!("template {name:?} not defined")));
+                        let mut error = self.error(format!("template {name:?} not defined"));
+                        // Go shows the action itself as the context.
+                        error.context = format!("{{{{template {name:?}}}}}");
+                        return Err(error);
                     };
                     self.run(tree, &data, out)?;
                 }

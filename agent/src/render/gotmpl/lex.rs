@@ -151,7 +151,10 @@ impl Lexer<'_> {
         }
         self.push(Tok::Open, open_pos);
         loop {
-            if let (0, Some((trim, len))) = (self.paren_depth, self.at_close(self.pos)) {
+            if let Some((trim, len)) = self.at_close(self.pos) {
+                if self.paren_depth > 0 {
+                    return Err(self.error(self.pos, "unclosed left paren"));
+                }
                 self.push(Tok::Close, self.pos);
                 self.pos += len;
                 return Ok(trim);

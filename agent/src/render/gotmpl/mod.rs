@@ -16,6 +16,9 @@ pub mod lex;
 pub mod parse;
 pub mod value;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
