@@ -20,7 +20,7 @@ pub mod schema;
 pub mod values;
 
 pub use capabilities::Capabilities;
-pub use engine::{Release, render};
+pub use engine::{Parsed, Release, parse, render};
 pub use load::Chart;
 
 /// Why a chart could not be rendered. Messages name the chart and file.

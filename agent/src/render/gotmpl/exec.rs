@@ -295,7 +295,9 @@ impl<'a> Exec<'a> {
             Operand::Dot(span) | Operand::Literal(span, _) => {
                 self.at(span);
                 let value = self.operand(dot, first)?;
-                self.no_args(args, &last, &super::value::display(&value))?;
+                if !args.is_empty() || last.is_some() {
+                    return Err(self.error(format!("can't give argument to non-function {}", super::value::display(&value))));
+                }
                 Ok(value)
             }
         }
