@@ -308,7 +308,7 @@ async fn run(args: Box<RunArgs>) -> anyhow::Result<()> {
             reference,
             path: args.path,
             interval: args.interval,
-            cache_dir: args.cache_dir,
+            cache_dir: args.cache_dir.clone(),
             allow_insecure_http: args.allow_insecure_http,
             credentials,
             verify,
@@ -318,6 +318,7 @@ async fn run(args: Box<RunArgs>) -> anyhow::Result<()> {
             inventory_namespace: args.namespace,
             concurrency: args.concurrency,
             health_timeout: args.health_timeout,
+            chart_cache: Some(args.cache_dir.join("charts")),
             ..crate::apply::SyncOptions::default()
         },
         listen: args.listen,
@@ -397,9 +398,22 @@ async fn diff(source: &std::path::Path, namespace: &str) -> anyhow::Result<Outco
     use anyhow::Context;
     let tree: std::sync::Arc<dyn crate::source::Tree> = std::sync::Arc::new(crate::source::DirTree::new(source)?);
     let client = kube::Client::try_default().await.context("no Kubernetes config found (in-cluster or KUBECONFIG)")?;
-    let options = crate::apply::SyncOptions { inventory_namespace: namespace.to_string(), ..Default::default() };
+    let options = crate::apply::SyncOptions {
+        inventory_namespace: namespace.to_string(),
+        chart_cache: Some(user_cache_dir().join("charts")),
+        ..Default::default()
+    };
     let syncer = crate::apply::Syncer::new(client, options).await?;
     let text = crate::runtime::diff::diff(&syncer, tree).await.map_err(anyhow::Error::msg)?;
     print!("{text}");
     Ok(if text.is_empty() { Outcome::Success } else { Outcome::Difference })
+}
+
+/// The invoking user's cache (`$XDG_CACHE_HOME/plumb`, else `~/.cache/plumb`),
+/// for commands run on a workstation.
+fn user_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(dir).join("plumb");
+    }
+    std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from).join(".cache").join("plumb")
 }

@@ -75,7 +75,11 @@ pub async fn run(manifests: PathBuf) -> anyhow::Result<()> {
             verify: Default::default(),
             once: false,
         },
-        sync: SyncOptions { inventory_namespace: NAMESPACE.into(), ..SyncOptions::default() },
+        sync: SyncOptions {
+            inventory_namespace: NAMESPACE.into(),
+            chart_cache: Some(work.join("cache").join("charts")),
+            ..SyncOptions::default()
+        },
         listen: ([127, 0, 0, 1], port).into(),
         audit_log: Some(audit.clone()),
         webhook_secret: None,

@@ -10,6 +10,8 @@ use crate::plan::Scopes;
 /// The cluster's API resources.
 pub struct Catalog {
     discovery: Discovery,
+    /// The server's `gitVersion` (`v1.20.2`).
+    version: String,
 }
 
 impl Catalog {
@@ -23,7 +25,14 @@ impl Catalog {
         let mut attempt = 1;
         loop {
             match Discovery::new(client.clone()).run().await {
-                Ok(discovery) => return Ok(Self { discovery }),
+                Ok(discovery) => {
+                    let version = client
+                        .apiserver_version()
+                        .await
+                        .map_err(|source| ApplyError::Kube { what: "read the cluster's version".into(), source })?
+                        .git_version;
+                    return Ok(Self { discovery, version });
+                }
                 Err(kube::Error::Api(status)) if status.code == 404 && attempt < ATTEMPTS => {
                     tracing::debug!(attempt, "an API group vanished during discovery; starting over");
                     attempt += 1;
@@ -49,6 +58,25 @@ impl Catalog {
     /// The cluster's preferred resource for `group` + `kind` (for listing).
     pub fn preferred(&self, group: &str, kind: &str) -> Option<(ApiResource, bool)> {
         self.discovery.get(group)?.recommended_kind(kind).map(|(ar, caps)| (ar, namespaced(&caps)))
+    }
+
+    /// `.Capabilities` for chart renders: the server's version and every
+    /// served `group/version` and `group/version/Kind`, as Helm builds them.
+    pub fn capabilities(&self) -> crate::render::chart::Capabilities {
+        let mut api_versions = Vec::new();
+        for group in self.discovery.groups() {
+            for version in group.versions() {
+                let gv = if group.name().is_empty() { version.to_string() } else { format!("{}/{version}", group.name()) };
+                for (ar, _) in group.versioned_resources(version) {
+                    api_versions.push(format!("{gv}/{}", ar.kind));
+                }
+                api_versions.push(gv);
+            }
+        }
+        api_versions.sort();
+        api_versions.dedup();
+        let kube_version = crate::render::chart::capabilities::normalize_version(&self.version).unwrap_or_else(|_| self.version.clone());
+        crate::render::chart::Capabilities { kube_version, api_versions }
     }
 
     /// Scope of every served kind.

@@ -46,6 +46,9 @@ pub struct SyncOptions {
     pub poll_interval: Duration,
     /// Propagation policy of prune deletions.
     pub propagation: PropagationPolicy,
+    /// Where remote charts pinned in `plumb.lock` are cached (none: remote
+    /// charts cannot be rendered).
+    pub chart_cache: Option<std::path::PathBuf>,
 }
 
 impl Default for SyncOptions {
@@ -56,6 +59,7 @@ impl Default for SyncOptions {
             health_timeout: Duration::from_secs(300),
             poll_interval: Duration::from_millis(500),
             propagation: PropagationPolicy::Background,
+            chart_cache: None,
         }
     }
 }
@@ -129,6 +133,16 @@ impl Syncer {
         let objects = Objects::new(client.clone(), options.concurrency).await?;
         let store = InventoryStore::new(client, &options.inventory_namespace);
         Ok(Self { objects, store, options, live: None, in_flight: Mutex::default() })
+    }
+
+    /// What chart renders need from this cluster: its version and API
+    /// versions for `.Capabilities`, and the chart cache.
+    pub async fn chart_env(&self) -> crate::render::helm::ChartEnv {
+        let catalog = self.objects.catalog().await;
+        crate::render::helm::ChartEnv {
+            capabilities: catalog.capabilities(),
+            remote: self.options.chart_cache.clone().map(|dir| Arc::new(crate::render::remote::RemoteCharts::new(dir))),
+        }
     }
 
     /// Plans from `cache` instead of listing objects, and records in it what

@@ -2,14 +2,19 @@
 //!
 //! - [`config`] — `plumb.yaml`, the apps of a config repo.
 //! - [`plain`] — directories of plain YAML/JSON manifests.
-//! - [`chart`] — Helm charts rendered natively.
+//! - [`chart`] — Helm charts rendered natively; [`helm`] — chart apps.
+//! - [`lock`], [`remote`], [`fetch`] — `plumb.lock` and pinned remote charts.
 //! - [`gotmpl`] — Go's `text/template` with Sprig and Helm's functions.
 //! - [`yaml11`] — YAML read as Helm reads values (YAML 1.1 scalars).
 
 pub mod chart;
 pub mod config;
+pub mod fetch;
 pub mod gotmpl;
+pub mod helm;
+pub mod lock;
 pub mod plain;
+pub mod remote;
 pub mod yaml11;
 
 pub use crate::plan::RenderedObject;
@@ -19,6 +24,16 @@ pub use crate::plan::RenderedObject;
 pub(crate) fn yaml_error(error: &serde_saphyr::Error) -> String {
     let text = error.to_string();
     text.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string()
+}
+
+/// A values file of the repo as JSON, read as Helm reads values.
+pub fn values_file(tree: &dyn crate::source::Tree, path: &str) -> Result<serde_json::Value, RenderError> {
+    let text = tree.read_string(path)?;
+    match yaml11::from_str(&text) {
+        Ok(value @ (serde_json::Value::Object(_) | serde_json::Value::Null)) => Ok(value),
+        Ok(_) => Err(RenderError::Parse { path: path.to_string(), reason: "a values file must be a mapping".into() }),
+        Err(reason) => Err(RenderError::Parse { path: path.to_string(), reason }),
+    }
 }
 
 /// `sha256:<hex>` of a render: its objects' origins and manifests in order.

@@ -13,6 +13,7 @@ use futures::future::join_all;
 use crate::apply::{Mode, SyncReport, SyncRequest, Syncer};
 use crate::plan::{AppContext, PrunePolicy, RenderedObject};
 use crate::render::config::{self, App, AppMode, AppSource, CONFIG_FILE, ConfigError};
+use crate::render::helm::ChartEnv;
 use crate::render::{RenderError, digest, plain};
 use crate::source::Tree;
 
@@ -78,14 +79,10 @@ impl CommitReport {
 }
 
 /// Renders one app from the commit's tree.
-pub fn render_app(tree: &dyn Tree, app: &App) -> Result<Vec<RenderedObject>, RenderError> {
+pub fn render_app(tree: &Arc<dyn Tree>, app: &App, env: &ChartEnv) -> Result<Vec<RenderedObject>, RenderError> {
     match app.source() {
-        AppSource::Path(path) => plain::load(tree, &path),
-        AppSource::Chart(_) => Err(RenderError::App {
-            file: CONFIG_FILE.into(),
-            app: app.name.clone(),
-            reason: "Helm chart apps are not supported by this build yet; use a path app".into(),
-        }),
+        AppSource::Path(path) => plain::load(tree.as_ref(), &path),
+        AppSource::Chart(chart) => crate::render::helm::render_chart_app(tree, app, &chart, env),
     }
 }
 
@@ -105,12 +102,14 @@ pub async fn sync_commit(syncer: &Syncer, tree: Arc<dyn Tree>, commit: &str) -> 
         }
     };
 
+    let env = syncer.chart_env().await;
     let mut failed: BTreeSet<String> = BTreeSet::new();
     for level in config::app_levels(&config) {
         let outcomes = join_all(level.iter().map(|&i| {
             let app = &config.apps[i];
             let blocked_by: Vec<String> = app.depends_on.iter().filter(|d| failed.contains(*d)).cloned().collect();
             let tree = tree.clone();
+            let env = env.clone();
             async move {
                 if !blocked_by.is_empty() {
                     return (AppOutcome::Blocked { app: app.name.clone(), by: blocked_by }, None);
@@ -118,7 +117,7 @@ pub async fn sync_commit(syncer: &Syncer, tree: Arc<dyn Tree>, commit: &str) -> 
                 let started = std::time::Instant::now();
                 let rendered = {
                     let app = app.clone();
-                    tokio::task::spawn_blocking(move || render_app(tree.as_ref(), &app)).await
+                    tokio::task::spawn_blocking(move || render_app(&tree, &app, &env)).await
                 };
                 let render_time = Some((app.name.clone(), started.elapsed()));
                 let outcome = match rendered {

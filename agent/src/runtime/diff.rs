@@ -19,8 +19,9 @@ pub async fn diff(syncer: &Syncer, tree: Arc<dyn Tree>) -> Result<String, String
     let text = tree.read_string(CONFIG_FILE).map_err(|e| e.to_string())?;
     let config = config::parse(CONFIG_FILE, &text).map_err(|e| e.to_string())?;
     let mut out = String::new();
+    let env = syncer.chart_env().await;
     for app in &config.apps {
-        let objects = render_app(tree.as_ref(), app).map_err(|e| e.to_string())?;
+        let objects = render_app(&tree, app, &env).map_err(|e| e.to_string())?;
         let request = SyncRequest {
             app: AppContext { name: app.name.clone(), namespace: app.namespace.clone() },
             objects,
