@@ -54,7 +54,8 @@ fn helm_render_ms(chart_dir: &Path, values: &Path, kube_version: &str) -> Option
 
 fn bench_case(chart_dir: &Path, values_file: &Path) -> Row {
     let kube_version = "v1.30.0";
-    let user = plumb::render::yaml11::from_str(&std::fs::read_to_string(values_file).expect("values")).expect("values parse");
+    let user =
+        plumb::render::yaml11::from_str(&std::fs::read_to_string(values_file).expect("values")).expect("values parse");
     let release = Release { name: "rel".into(), namespace: "ns".into(), revision: 1, is_install: true };
     let caps = Capabilities::offline(Some(kube_version), &[]).expect("caps");
     let clock = Clock::system();
@@ -70,13 +71,15 @@ fn bench_case(chart_dir: &Path, values_file: &Path) -> Row {
     let (mut parse, mut execute, mut warm) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ITERATIONS {
         let ((prepared, values), prepare_ms) = time(|| chart::values::prepare(loaded.clone(), &user));
-        let (parsed, parse_ms) = time(|| chart::parse(&prepared, &values, &release, &caps, clock.clone()).expect("parse"));
+        let (parsed, parse_ms) =
+            time(|| chart::parse(&prepared, &values, &release, &caps, clock.clone()).expect("parse"));
         let (_, execute_ms) = time(|| parsed.execute().expect("execute"));
         parse.push(parse_ms);
         execute.push(execute_ms);
         warm.push(prepare_ms + parse_ms + execute_ms);
     }
-    let name = chart_dir.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let name =
+        chart_dir.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let case = values_file.file_name().map(|n| n.to_string_lossy().replace(".values.yaml", "")).unwrap_or_default();
     Row {
         case: format!("{name}/{case}"),
@@ -92,12 +95,15 @@ fn bench_case(chart_dir: &Path, values_file: &Path) -> Row {
 fn main() {
     let charts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/charts");
     let mut rows = Vec::new();
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&charts).expect("shared charts").flatten().map(|e| e.path()).collect();
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(&charts).expect("shared charts").flatten().map(|e| e.path()).collect();
     dirs.sort();
     for dir in dirs.into_iter().filter(|d| d.join("chart").is_dir()) {
         rows.push(bench_case(&dir.join("chart"), &dir.join("cases/default.values.yaml")));
     }
-    println!("| chart / case | templates rendered | plumb cold (load+render) ms | plumb parse ms | plumb execute ms | plumb warm render ms | Helm render ms | Helm / plumb warm |");
+    println!(
+        "| chart / case | templates rendered | plumb cold (load+render) ms | plumb parse ms | plumb execute ms | plumb warm render ms | Helm render ms | Helm / plumb warm |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         let (helm, ratio) = match r.helm {

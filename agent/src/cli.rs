@@ -1,13 +1,10 @@
 //! The command line: every command of docs/architecture.md §Commands, flags
 //! that also read `PLUMB_*` environment variables, and dispatch.
 //!
-//! Commands that are not built yet say so and fail; they never print
-//! made-up output.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::bail;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// What a successful command reports through the exit code.
@@ -56,11 +53,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the agent: poll Git, render, apply, prune, report drift.
     Run(Box<RunArgs>),
-    /// Print the manifests of a checkout as plumb would apply them.
-    Render {
-        /// A config repo directory or Git URL.
-        source: String,
-    },
+    /// Print the manifests of a config repo as plumb would apply them (no cluster needed).
+    Render(RenderArgs),
     /// Show what a sync would change; exit 1 when there is a difference.
     Diff {
         /// A config repo directory (its working tree).
@@ -69,9 +63,9 @@ pub enum Command {
         #[arg(long, env = "PLUMB_NAMESPACE", default_value = "plumb-system")]
         namespace: String,
     },
-    /// Resolve remote charts and write plumb.lock.
+    /// Resolve remote charts through their repositories and write plumb.lock.
     Lock {
-        /// The config repo directory.
+        /// The config repo directory (holding plumb.yaml).
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
@@ -95,6 +89,29 @@ pub enum Command {
         #[arg(long, default_value = "manifests")]
         manifests: PathBuf,
     },
+}
+
+/// `plumb render` options.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The config repo directory (holding plumb.yaml).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Render this commit, branch or tag of the directory's git repository instead of its working tree.
+    #[arg(long = "ref")]
+    pub reference: Option<String>,
+    /// Only this app.
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Kubernetes version charts see in .Capabilities (default: Helm's, v1.36.0).
+    #[arg(long)]
+    pub kube_version: Option<String>,
+    /// Extra API versions for .Capabilities.APIVersions (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    pub api_versions: Vec<String>,
+    /// Print Secret values instead of <redacted>.
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 /// `plumb run` options.
@@ -215,21 +232,6 @@ pub enum AuditCommand {
     },
 }
 
-impl Command {
-    fn name(&self) -> &'static str {
-        match self {
-            Command::Run(_) => "run",
-            Command::Render { .. } => "render",
-            Command::Diff { .. } => "diff",
-            Command::Lock { .. } => "lock",
-            Command::Status { .. } => "status",
-            Command::History(_) => "history",
-            Command::Audit { .. } => "audit verify",
-            Command::Demo { .. } => "demo",
-        }
-    }
-}
-
 /// Sets up tracing to stderr in the chosen format.
 pub fn init_logging(global: &GlobalArgs) {
     let filter = tracing_subscriber::EnvFilter::try_new(&global.log)
@@ -249,13 +251,61 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::History(args) => history(args).await.map(|()| Outcome::Success),
         Command::Status { url } => status(&url).map(|()| Outcome::Success),
         Command::Diff { source, namespace } => diff(&source, &namespace).await,
+        Command::Render(args) => render(args).map(|()| Outcome::Success),
+        Command::Lock { dir } => lock(&dir).await.map(|()| Outcome::Success),
         Command::Audit { command: AuditCommand::Verify { file } } => {
             let (records, last) = crate::report::audit::verify(&file)?;
             println!("{}: {records} records, chain intact (last {last})", file.display());
             Ok(Outcome::Success)
         }
-        other => bail!("`plumb {}` is not built yet; docs/architecture.md lists what exists today", other.name()),
     }
+}
+
+fn render(args: RenderArgs) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    let tree: Arc<dyn crate::source::Tree> = match &args.reference {
+        Some(reference) => Arc::new(crate::source::git::GitTree::at_revision(&args.dir, reference)?),
+        None => Arc::new(crate::source::DirTree::new(&args.dir)?),
+    };
+    let capabilities = crate::render::chart::Capabilities::offline(args.kube_version.as_deref(), &args.api_versions)
+        .map_err(anyhow::Error::msg)?;
+    let options = crate::runtime::offline::RenderOptions {
+        app: args.app,
+        env: crate::render::helm::ChartEnv {
+            capabilities,
+            remote: Some(Arc::new(crate::render::remote::RemoteCharts::new(user_cache_dir().join("charts")))),
+        },
+        show_secrets: args.show_secrets,
+    };
+    let mut warnings = Vec::new();
+    let text = crate::runtime::offline::render(tree, &options, &mut warnings).map_err(anyhow::Error::msg)?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    print!("{text}");
+    Ok(())
+}
+
+async fn lock(dir: &std::path::Path) -> anyhow::Result<()> {
+    use crate::render::config::{self, CONFIG_FILE};
+    use crate::render::lock::{LOCK_FILE, Lock};
+    use anyhow::Context;
+    let text = std::fs::read_to_string(dir.join(CONFIG_FILE))
+        .with_context(|| format!("read {}", dir.join(CONFIG_FILE).display()))?;
+    let config = config::parse(CONFIG_FILE, &text)?;
+    let mut lock = Lock::default();
+    for app in &config.apps {
+        let Some(chart) = &app.chart else { continue };
+        let (Some(repo), Some(name), Some(version)) = (&chart.repo, &chart.name, &chart.version) else { continue };
+        let entry =
+            crate::render::remote::resolve(repo, name, version).await.with_context(|| format!("app {:?}", app.name))?;
+        println!("{} {} {} {}", app.name, entry.name, entry.version, entry.digest);
+        lock.charts.push(entry);
+    }
+    let path = dir.join(LOCK_FILE);
+    std::fs::write(&path, lock.to_text()).with_context(|| format!("write {}", path.display()))?;
+    println!("wrote {} ({} charts)", path.display(), lock.charts.len());
+    Ok(())
 }
 
 async fn run(args: Box<RunArgs>) -> anyhow::Result<()> {

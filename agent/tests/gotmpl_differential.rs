@@ -104,11 +104,11 @@ fn templates_render_exactly_like_helm() {
                         (w, g) => w.is_none() && g.is_none(),
                     };
                     // Schema reports are compared whole (Helm's order of several
-                // failures is that of Go's map iteration, so only single ones are cased).
-                let schema_report = want.starts_with("values don't meet");
-                same_place
-                    && user_message(want).is_none_or(|m| user_message(got) == Some(m))
-                    && (!schema_report || want.trim_end() == got.trim_end())
+                    // failures is that of Go's map iteration, so only single ones are cased).
+                    let schema_report = want.starts_with("values don't meet");
+                    same_place
+                        && user_message(want).is_none_or(|m| user_message(got) == Some(m))
+                        && (!schema_report || want.trim_end() == got.trim_end())
                 }
                 _ => false,
             };

@@ -66,7 +66,8 @@ impl Catalog {
         let mut api_versions = Vec::new();
         for group in self.discovery.groups() {
             for version in group.versions() {
-                let gv = if group.name().is_empty() { version.to_string() } else { format!("{}/{version}", group.name()) };
+                let gv =
+                    if group.name().is_empty() { version.to_string() } else { format!("{}/{version}", group.name()) };
                 for (ar, _) in group.versioned_resources(version) {
                     api_versions.push(format!("{gv}/{}", ar.kind));
                 }
@@ -75,7 +76,8 @@ impl Catalog {
         }
         api_versions.sort();
         api_versions.dedup();
-        let kube_version = crate::render::chart::capabilities::normalize_version(&self.version).unwrap_or_else(|_| self.version.clone());
+        let kube_version = crate::render::chart::capabilities::normalize_version(&self.version)
+            .unwrap_or_else(|_| self.version.clone());
         crate::render::chart::Capabilities { kube_version, api_versions }
     }
 

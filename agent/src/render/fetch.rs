@@ -65,7 +65,8 @@ pub async fn get(url: &str, limit: usize) -> Result<Vec<u8>, FetchError> {
             .map_err(|e| request_error(e.to_string()))?;
         let status = response.status();
         if status.is_redirection() {
-            let location = response.headers().get(hyper::header::LOCATION).and_then(|l| l.to_str().ok()).unwrap_or("").to_string();
+            let location =
+                response.headers().get(hyper::header::LOCATION).and_then(|l| l.to_str().ok()).unwrap_or("").to_string();
             current = resolve(&current, &location);
             continue;
         }

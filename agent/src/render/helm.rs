@@ -22,18 +22,12 @@ use crate::source::Tree;
 use crate::source::tree::Subdir;
 
 /// Everything a chart render depends on besides the commit.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct ChartEnv {
     /// What `.Capabilities` says.
     pub capabilities: Capabilities,
     /// Charts pinned in `plumb.lock`, fetched and verified.
     pub remote: Option<Arc<super::remote::RemoteCharts>>,
-}
-
-impl Default for ChartEnv {
-    fn default() -> Self {
-        ChartEnv { capabilities: Capabilities::default(), remote: None }
-    }
 }
 
 /// Renders already done, by [`render_key`].
@@ -43,7 +37,12 @@ static CACHE: Mutex<Option<HashMap<String, Vec<RenderedObject>>>> = Mutex::new(N
 const CACHE_ENTRIES: usize = 64;
 
 /// Renders a chart app.
-pub fn render_chart_app(tree: &Arc<dyn Tree>, app: &App, source: &ChartSource, env: &ChartEnv) -> Result<Vec<RenderedObject>, RenderError> {
+pub fn render_chart_app(
+    tree: &Arc<dyn Tree>,
+    app: &App,
+    source: &ChartSource,
+    env: &ChartEnv,
+) -> Result<Vec<RenderedObject>, RenderError> {
     let error = |reason: String| RenderError::App { file: CONFIG_FILE.into(), app: app.name.clone(), reason };
     let (loaded, origin) = load_chart(tree, source, env).map_err(|e| error(e.to_string()))?;
     let mut layers = Vec::new();
@@ -66,11 +65,14 @@ pub fn render_chart_app(tree: &Arc<dyn Tree>, app: &App, source: &ChartSource, e
     // Deeply nested includes recurse; a big stack keeps that off the
     // caller's (tokio's blocking threads have 2 MiB).
     let rendered = {
-        let (prepared, values, release, caps) = (prepared.clone(), values.clone(), release.clone(), env.capabilities.clone());
+        let (prepared, values, release, caps) =
+            (prepared.clone(), values.clone(), release.clone(), env.capabilities.clone());
         std::thread::Builder::new()
             .name("chart-render".into())
             .stack_size(64 << 20)
-            .spawn(move || chart::render(&prepared, &values, &release, &caps, Clock::system()).map_err(|e| e.to_string()))
+            .spawn(move || {
+                chart::render(&prepared, &values, &release, &caps, Clock::system()).map_err(|e| e.to_string())
+            })
             .map_err(|e| error(format!("cannot start the render thread: {e}")))?
             .join()
             .map_err(|_| error("the chart render panicked".into()))?
@@ -93,7 +95,8 @@ fn load_chart(tree: &Arc<dyn Tree>, source: &ChartSource, env: &ChartEnv) -> Res
             let bytes = tree.read(path).map_err(|e| ChartError::Load { chart: path.clone(), reason: e.to_string() })?;
             chart::archive::load(path, &bytes)?
         } else {
-            let dir = Subdir::new(tree.clone(), path).map_err(|e| ChartError::Load { chart: path.clone(), reason: e.to_string() })?;
+            let dir = Subdir::new(tree.clone(), path)
+                .map_err(|e| ChartError::Load { chart: path.clone(), reason: e.to_string() })?;
             let mut chart = Chart::from_tree(&dir, "")?;
             chart.origin = path.clone();
             chart
@@ -122,7 +125,13 @@ fn render_key(chart: &Chart, user: &serde_json::Value, release: &Release, caps: 
     let mut hasher = Sha256::new();
     hash_chart(&mut hasher, chart);
     hasher.update(user.to_string());
-    hasher.update(format!("{}\0{}\0{}\0{}", release.name, release.namespace, caps.kube_version, caps.api_versions.join(",")));
+    hasher.update(format!(
+        "{}\0{}\0{}\0{}",
+        release.name,
+        release.namespace,
+        caps.kube_version,
+        caps.api_versions.join(",")
+    ));
     format!("{:x}", hasher.finalize())
 }
 

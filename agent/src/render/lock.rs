@@ -85,11 +85,9 @@ impl Lock {
 
     /// The entry for a chart.
     pub fn find(&self, repo: &str, name: &str, version: &str) -> Result<&LockedChart, LockError> {
-        self.charts.iter().find(|c| same_repo(&c.repo, repo) && c.name == name && c.version == version).ok_or_else(|| LockError::Missing {
-            repo: repo.to_string(),
-            name: name.to_string(),
-            version: version.to_string(),
-        })
+        self.charts.iter().find(|c| same_repo(&c.repo, repo) && c.name == name && c.version == version).ok_or_else(
+            || LockError::Missing { repo: repo.to_string(), name: name.to_string(), version: version.to_string() },
+        )
     }
 }
 

@@ -94,12 +94,15 @@ pub async fn resolve(repo: &str, name: &str, version: &str) -> Result<LockedChar
     let index_bytes = fetch::get(&index_url, MAX_INDEX).await.map_err(|e| error(e.to_string()))?;
     let index_text = String::from_utf8(index_bytes).map_err(|_| error(format!("{index_url}: not UTF-8 text")))?;
     let index = super::yaml11::from_str(&index_text).map_err(|e| error(format!("{index_url}: {e}")))?;
-    let versions = index["entries"][name].as_array().ok_or_else(|| error(format!("{index_url} has no chart named {name:?}")))?;
+    let versions =
+        index["entries"][name].as_array().ok_or_else(|| error(format!("{index_url} has no chart named {name:?}")))?;
     let entry = versions.iter().find(|v| v["version"].as_str() == Some(version)).ok_or_else(|| {
         let known: Vec<&str> = versions.iter().filter_map(|v| v["version"].as_str()).take(10).collect();
         error(format!("{index_url} has no version {version} of {name} (newest: {})", known.join(", ")))
     })?;
-    let url = entry["urls"][0].as_str().ok_or_else(|| error(format!("{index_url}: the entry for {name} {version} has no urls")))?;
+    let url = entry["urls"][0]
+        .as_str()
+        .ok_or_else(|| error(format!("{index_url}: the entry for {name} {version} has no urls")))?;
     let url = fetch::resolve(&index_url, url);
     let bytes = fetch::get(&url, MAX_ARCHIVE).await.map_err(|e| error(e.to_string()))?;
     let digest = sha256(&bytes);

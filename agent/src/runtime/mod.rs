@@ -13,4 +13,5 @@ pub mod backoff;
 pub mod commit;
 pub mod diff;
 pub mod leader;
+pub mod offline;
 pub mod service;

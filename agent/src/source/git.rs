@@ -339,6 +339,22 @@ enum Resolved {
 }
 
 impl GitTree {
+    /// The tree of `revision` (a branch, tag or sha) in the local repository
+    /// containing `dir` (for `plumb render --ref`).
+    pub fn at_revision(dir: &Path, revision: &str) -> Result<GitTree, SourceError> {
+        let local =
+            |what: &str, e: git2::Error| SourceError::Local { what: what.to_string(), reason: e.message().into() };
+        let repo = Repository::discover(dir)
+            .map_err(|e| local(&format!("open the git repository at {}", dir.display()), e))?;
+        let commit = repo
+            .revparse_single(revision)
+            .and_then(|o| o.peel_to_commit())
+            .map_err(|e| local(&format!("resolve {revision:?}"), e))?;
+        let (root, sha) = (commit.tree_id(), commit.id().to_string());
+        drop(commit);
+        Ok(GitTree { repo: Mutex::new(repo), root, commit: sha, max_file_size: DEFAULT_MAX_FILE_SIZE })
+    }
+
     /// Sets the per-file size limit.
     pub fn with_max_file_size(mut self, limit: u64) -> Self {
         self.max_file_size = limit;

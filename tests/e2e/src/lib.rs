@@ -39,7 +39,10 @@ pub struct Agent {
     pub drift: Option<Arc<plumb::live::DriftRegistry>>,
     /// The live cache (agents started with [`Agent::start_live`]).
     pub cache: Option<Arc<plumb::live::LiveCache>>,
+    /// Where remote charts are cached.
+    pub chart_cache: std::path::PathBuf,
     detector: Option<tokio::task::JoinHandle<()>>,
+    _chart_dir: tempfile::TempDir,
 }
 
 impl Drop for Agent {
@@ -54,36 +57,56 @@ impl Agent {
     /// An agent keeping inventories in `inventory_namespace`, planning from
     /// label-selected lists (no live cache).
     pub async fn start(cluster: &TestCluster, inventory_namespace: &str) -> anyhow::Result<Self> {
-        let (client, requests, syncer) = Self::parts(cluster, inventory_namespace).await?;
-        Ok(Self { client, requests, syncer: Arc::new(syncer), drift: None, cache: None, detector: None })
+        let (client, requests, syncer, chart_dir) = Self::parts(cluster, inventory_namespace).await?;
+        Ok(Self {
+            client,
+            requests,
+            syncer: Arc::new(syncer),
+            drift: None,
+            cache: None,
+            chart_cache: chart_dir.path().to_path_buf(),
+            detector: None,
+            _chart_dir: chart_dir,
+        })
     }
 
     /// An agent with the live cache and drift detector, as `plumb run` has.
     pub async fn start_live(cluster: &TestCluster, inventory_namespace: &str) -> anyhow::Result<Self> {
-        let (client, requests, syncer) = Self::parts(cluster, inventory_namespace).await?;
+        let (client, requests, syncer, chart_dir) = Self::parts(cluster, inventory_namespace).await?;
         let (cache, suspects) = plumb::live::LiveCache::new(client.clone());
         let syncer = Arc::new(syncer.with_live_cache(cache.clone()));
         let registry = cache.drift();
         let detector = plumb::live::DriftDetector::new(cache.clone(), syncer.clone());
         let task = tokio::spawn(detector.run(suspects));
-        Ok(Self { client, requests, syncer, drift: Some(registry), cache: Some(cache), detector: Some(task) })
+        Ok(Self {
+            client,
+            requests,
+            syncer,
+            drift: Some(registry),
+            cache: Some(cache),
+            chart_cache: chart_dir.path().to_path_buf(),
+            detector: Some(task),
+            _chart_dir: chart_dir,
+        })
     }
 
     async fn parts(
         cluster: &TestCluster,
         inventory_namespace: &str,
-    ) -> anyhow::Result<(kube::Client, Arc<ApiRequests>, Syncer)> {
+    ) -> anyhow::Result<(kube::Client, Arc<ApiRequests>, Syncer, tempfile::TempDir)> {
         let kubeconfig = kube::config::Kubeconfig::read_from(cluster.kubeconfig_path())?;
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
         let (client, requests) = counted_client(config)?;
+        let chart_dir = tempfile::tempdir()?;
         let options = SyncOptions {
             inventory_namespace: inventory_namespace.to_string(),
             health_timeout: Duration::from_secs(60),
             poll_interval: Duration::from_millis(200),
+            chart_cache: Some(chart_dir.path().to_path_buf()),
             ..Default::default()
         };
         let syncer = Syncer::new(client.clone(), options).await?;
-        Ok((client, requests, syncer))
+        Ok((client, requests, syncer, chart_dir))
     }
 
     /// Syncs `yaml` (a multi-document stream) as app `app` with default

@@ -24,6 +24,7 @@ pub mod certs;
 pub mod control_plane;
 pub mod git;
 pub mod git_http;
+pub mod helm_repo;
 pub mod http;
 pub mod namespace;
 pub mod ports;

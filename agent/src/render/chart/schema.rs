@@ -169,28 +169,34 @@ impl<'s> Validator<'s> {
             };
             wanted.sort_unstable();
             let actual = type_name(value);
-            let ok = wanted.iter().any(|w| *w == actual || (*w == "integer" && is_integer(value)) || (*w == "number" && actual == "number"));
+            let ok = wanted.iter().any(|w| {
+                *w == actual || (*w == "integer" && is_integer(value)) || (*w == "number" && actual == "number")
+            });
             if !wanted.is_empty() && !ok {
                 errors.push(SchemaError::new(at, format!("got {actual}, want {}", wanted.join(" or "))));
                 return errors;
             }
         }
-        if let Some(Value::Array(options)) = schema.get("enum") {
-            if !options.iter().any(|o| equal(o, value)) {
-                let list: Vec<String> = options.iter().map(quoted).collect();
-                errors.push(SchemaError::new(at, format!("value must be one of {}", list.join(", "))));
-            }
+        if let Some(Value::Array(options)) = schema.get("enum")
+            && !options.iter().any(|o| equal(o, value))
+        {
+            let list: Vec<String> = options.iter().map(quoted).collect();
+            errors.push(SchemaError::new(at, format!("value must be one of {}", list.join(", "))));
         }
-        if let Some(constant) = schema.get("const") {
-            if !equal(constant, value) {
-                errors.push(SchemaError::new(at, format!("value must be {}", quoted(constant))));
-            }
+        if let Some(constant) = schema.get("const")
+            && !equal(constant, value)
+        {
+            errors.push(SchemaError::new(at, format!("value must be {}", quoted(constant))));
         }
         match value {
             Value::Object(object) => {
                 if let Some(Value::Array(required)) = schema.get("required") {
-                    let missing: Vec<String> =
-                        required.iter().filter_map(Value::as_str).filter(|k| !object.contains_key(*k)).map(|k| format!("'{k}'")).collect();
+                    let missing: Vec<String> = required
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .filter(|k| !object.contains_key(*k))
+                        .map(|k| format!("'{k}'"))
+                        .collect();
                     match missing.len() {
                         0 => {}
                         1 => errors.push(SchemaError::new(at, format!("missing property {}", missing[0]))),
@@ -224,28 +230,40 @@ impl<'s> Validator<'s> {
                             _ => {}
                         }
                     }
-                    if let Some(names) = schema.get("propertyNames") {
-                        if !self.check_flat(names, &Value::String(key.clone()), at).is_empty() {
-                            errors.push(SchemaError::new(at, format!("invalid propertyName '{key}'")));
-                        }
+                    if let Some(names) = schema.get("propertyNames")
+                        && !self.check_flat(names, &Value::String(key.clone()), at).is_empty()
+                    {
+                        errors.push(SchemaError::new(at, format!("invalid propertyName '{key}'")));
                     }
                 }
                 if !additional.is_empty() {
-                    errors.push(SchemaError::new(at, format!("additional properties {} not allowed", additional.join(", "))));
+                    errors.push(SchemaError::new(
+                        at,
+                        format!("additional properties {} not allowed", additional.join(", ")),
+                    ));
                 }
                 bound(&mut errors, at, "minProperties", schema, object.len(), |n, m| n < m);
                 bound(&mut errors, at, "maxProperties", schema, object.len(), |n, m| n > m);
-                if let Some(Value::Object(deps)) = schema.get("dependentRequired").or_else(|| schema.get("dependencies")) {
+                if let Some(Value::Object(deps)) =
+                    schema.get("dependentRequired").or_else(|| schema.get("dependencies"))
+                {
                     for (key, dep) in deps {
                         if !object.contains_key(key) {
                             continue;
                         }
                         match dep {
                             Value::Array(names) => {
-                                let missing: Vec<String> =
-                                    names.iter().filter_map(Value::as_str).filter(|n| !object.contains_key(*n)).map(|n| format!("'{n}'")).collect();
+                                let missing: Vec<String> = names
+                                    .iter()
+                                    .filter_map(Value::as_str)
+                                    .filter(|n| !object.contains_key(*n))
+                                    .map(|n| format!("'{n}'"))
+                                    .collect();
                                 if !missing.is_empty() {
-                                    errors.push(SchemaError::new(at, format!("properties {} required, if '{key}' exists", missing.join(", "))));
+                                    errors.push(SchemaError::new(
+                                        at,
+                                        format!("properties {} required, if '{key}' exists", missing.join(", ")),
+                                    ));
                                 }
                             }
                             sub @ Value::Object(_) => errors.extend(self.check_flat(sub, value, at)),
@@ -280,20 +298,20 @@ impl<'s> Validator<'s> {
                         }
                     }
                 }
-                if let Some(contains) = schema.get("contains") {
-                    if !items.iter().any(|item| self.check_flat(contains, item, at).is_empty()) {
-                        errors.push(SchemaError::new(at, "no items match contains schema".into()));
-                    }
+                if let Some(contains) = schema.get("contains")
+                    && !items.iter().any(|item| self.check_flat(contains, item, at).is_empty())
+                {
+                    errors.push(SchemaError::new(at, "no items match contains schema".into()));
                 }
             }
             Value::String(text) => {
                 let length = text.chars().count();
                 bound(&mut errors, at, "minLength", schema, length, |n, m| n < m);
                 bound(&mut errors, at, "maxLength", schema, length, |n, m| n > m);
-                if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
-                    if regex::Regex::new(pattern).is_ok_and(|re| !re.is_match(text)) {
-                        errors.push(SchemaError::new(at, format!("'{text}' does not match pattern '{pattern}'")));
-                    }
+                if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
+                    && regex::Regex::new(pattern).is_ok_and(|re| !re.is_match(text))
+                {
+                    errors.push(SchemaError::new(at, format!("'{text}' does not match pattern '{pattern}'")));
                 }
             }
             Value::Number(_) => {
@@ -305,16 +323,20 @@ impl<'s> Validator<'s> {
                     ("exclusiveMinimum", |n, m| n <= m),
                     ("exclusiveMaximum", |n, m| n >= m),
                 ] {
-                    if let Some(limit) = schema.get(keyword).filter(|l| l.is_number()) {
-                        if fails(n, limit.as_f64().unwrap_or(0.0)) {
-                            errors.push(SchemaError::new(at, format!("{keyword}: got {got}, want {}", number_text(limit))));
-                        }
+                    if let Some(limit) = schema.get(keyword).filter(|l| l.is_number())
+                        && fails(n, limit.as_f64().unwrap_or(0.0))
+                    {
+                        errors.push(SchemaError::new(at, format!("{keyword}: got {got}, want {}", number_text(limit))));
                     }
                 }
-                if let Some(divisor) = schema.get("multipleOf").and_then(Value::as_f64) {
-                    if divisor != 0.0 && (n / divisor).fract() != 0.0 {
-                        errors.push(SchemaError::new(at, format!("{got} not multipleOf {}", number_text(&schema["multipleOf"]))));
-                    }
+                if let Some(divisor) = schema.get("multipleOf").and_then(Value::as_f64)
+                    && divisor != 0.0
+                    && (n / divisor).fract() != 0.0
+                {
+                    errors.push(SchemaError::new(
+                        at,
+                        format!("{got} not multipleOf {}", number_text(&schema["multipleOf"])),
+                    ));
                 }
             }
             _ => {}
@@ -334,7 +356,8 @@ impl<'s> Validator<'s> {
         }
         if let Some(Value::Array(one)) = schema.get("oneOf") {
             let results: Vec<Vec<SchemaError>> = one.iter().map(|sub| self.child(sub, value, at)).collect();
-            let matched: Vec<String> = results.iter().enumerate().filter(|(_, r)| r.is_empty()).map(|(i, _)| i.to_string()).collect();
+            let matched: Vec<String> =
+                results.iter().enumerate().filter(|(_, r)| r.is_empty()).map(|(i, _)| i.to_string()).collect();
             match matched.len() {
                 1 => {}
                 0 => {
@@ -342,16 +365,18 @@ impl<'s> Validator<'s> {
                     error.causes = results.into_iter().flatten().collect();
                     errors.push(error);
                 }
-                _ => errors.push(SchemaError::new(at, format!("'oneOf' failed, subschemas {} matched", matched.join(", ")))),
+                _ => errors
+                    .push(SchemaError::new(at, format!("'oneOf' failed, subschemas {} matched", matched.join(", ")))),
             }
         }
-        if let Some(not) = schema.get("not") {
-            if self.check_flat(not, value, at).is_empty() {
-                errors.push(SchemaError::new(at, "'not' failed".into()));
-            }
+        if let Some(not) = schema.get("not")
+            && self.check_flat(not, value, at).is_empty()
+        {
+            errors.push(SchemaError::new(at, "'not' failed".into()));
         }
         if let Some(condition) = schema.get("if") {
-            let branch = if self.check_flat(condition, value, at).is_empty() { schema.get("then") } else { schema.get("else") };
+            let branch =
+                if self.check_flat(condition, value, at).is_empty() { schema.get("then") } else { schema.get("else") };
             if let Some(branch) = branch {
                 errors.extend(self.check_flat(branch, value, at));
             }
@@ -360,11 +385,18 @@ impl<'s> Validator<'s> {
     }
 }
 
-fn bound(errors: &mut Vec<SchemaError>, at: &str, keyword: &str, schema: &serde_json::Map<String, Value>, got: usize, fails: fn(usize, usize) -> bool) {
-    if let Some(limit) = schema.get(keyword).and_then(Value::as_f64) {
-        if fails(got, limit as usize) {
-            errors.push(SchemaError::new(at, format!("{keyword}: got {got}, want {}", limit as usize)));
-        }
+fn bound(
+    errors: &mut Vec<SchemaError>,
+    at: &str,
+    keyword: &str,
+    schema: &serde_json::Map<String, Value>,
+    got: usize,
+    fails: fn(usize, usize) -> bool,
+) {
+    if let Some(limit) = schema.get(keyword).and_then(Value::as_f64)
+        && fails(got, limit as usize)
+    {
+        errors.push(SchemaError::new(at, format!("{keyword}: got {got}, want {}", limit as usize)));
     }
 }
 
@@ -373,7 +405,9 @@ fn equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| equal(p, q)),
-        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| equal(v, w))),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| equal(v, w)))
+        }
         _ => a == b,
     }
 }

@@ -296,7 +296,9 @@ impl<'a> Exec<'a> {
                 self.at(span);
                 let value = self.operand(dot, first)?;
                 if !args.is_empty() || last.is_some() {
-                    return Err(self.error(format!("can't give argument to non-function {}", super::value::display(&value))));
+                    return Err(
+                        self.error(format!("can't give argument to non-function {}", super::value::display(&value)))
+                    );
                 }
                 Ok(value)
             }

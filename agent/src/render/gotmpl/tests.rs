@@ -64,9 +64,12 @@ fn renders() {
 
 #[test]
 fn later_definitions_replace_earlier_ones_unless_empty() {
-    let templates =
-        set(&[("a", "{{ define \"d\" }}first{{ end }}"), ("b", "{{ define \"d\" }}second{{ end }}"), ("c", "{{ define \"d\" }} {{ end }}")])
-            .expect("parse");
+    let templates = set(&[
+        ("a", "{{ define \"d\" }}first{{ end }}"),
+        ("b", "{{ define \"d\" }}second{{ end }}"),
+        ("c", "{{ define \"d\" }} {{ end }}"),
+    ])
+    .expect("parse");
     assert_eq!(templates.execute("d", &Value::Nil).as_deref(), Ok("second"));
 }
 
@@ -98,11 +101,26 @@ fn parse_errors_name_the_line() {
 #[test]
 fn execution_errors_name_line_column_and_expression() {
     let cases = [
-        ("{{ .nothing.x }}", "template: t:1:11: executing \"t\" at <.nothing.x>: nil pointer evaluating interface {}.x"),
-        ("x\n  {{ .name.x }}", "template: t:2:10: executing \"t\" at <.name.x>: can't evaluate field x in type interface {}"),
-        ("{{ index .list 5 }}", "template: t:1:3: executing \"t\" at <index .list 5>: error calling index: index out of range: 5"),
-        ("{{ upper .n }}", "template: t:1:9: executing \"t\" at <.n>: wrong type for value; expected string; got float64"),
-        ("{{ template \"none\" }}", "template: t:1:12: executing \"t\" at <{{template \"none\"}}>: template \"none\" not defined"),
+        (
+            "{{ .nothing.x }}",
+            "template: t:1:11: executing \"t\" at <.nothing.x>: nil pointer evaluating interface {}.x",
+        ),
+        (
+            "x\n  {{ .name.x }}",
+            "template: t:2:10: executing \"t\" at <.name.x>: can't evaluate field x in type interface {}",
+        ),
+        (
+            "{{ index .list 5 }}",
+            "template: t:1:3: executing \"t\" at <index .list 5>: error calling index: index out of range: 5",
+        ),
+        (
+            "{{ upper .n }}",
+            "template: t:1:9: executing \"t\" at <.n>: wrong type for value; expected string; got float64",
+        ),
+        (
+            "{{ template \"none\" }}",
+            "template: t:1:12: executing \"t\" at <{{template \"none\"}}>: template \"none\" not defined",
+        ),
         ("{{ fail \"stop\" }}", "template: t:1:3: executing \"t\" at <fail \"stop\">: error calling fail: stop"),
         ("{{ nil }}", "template: t:1:3: executing \"t\" at <nil>: nil is not a command"),
         ("{{ 1 2 }}", "template: t:1:3: executing \"t\" at <1>: can't give argument to non-function 1"),
@@ -117,10 +135,12 @@ fn execution_errors_name_line_column_and_expression() {
 
 #[test]
 fn include_errors_carry_the_inner_position_and_recursion_stops() {
-    let templates = set(&[("t", "{{ include \"h\" . }}"), ("h", "{{ define \"h\" }}\n{{ .nothing.y }}{{ end }}")]).expect("parse");
+    let templates =
+        set(&[("t", "{{ include \"h\" . }}"), ("h", "{{ define \"h\" }}\n{{ .nothing.y }}{{ end }}")]).expect("parse");
     let error = templates.execute("t", &data()).expect_err("fails").to_string();
     assert!(error.contains("error calling include: template: h:2:11"), "{error}");
-    let looping = set(&[("t", "{{ define \"loop\" }}{{ include \"loop\" . }}{{ end }}{{ include \"loop\" . }}")]).expect("parse");
+    let looping =
+        set(&[("t", "{{ define \"loop\" }}{{ include \"loop\" . }}{{ end }}{{ include \"loop\" . }}")]).expect("parse");
     let error = std::thread::Builder::new()
         .stack_size(256 << 20)
         .spawn(move || looping.execute("t", &Value::Nil).expect_err("recursion is refused").to_string())
