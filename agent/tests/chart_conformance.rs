@@ -142,3 +142,27 @@ fn error_cases_fail_with_helms_message() {
         }
     }
 }
+
+/// The sample repo's vendored chart (a library subchart, a schema, NOTES
+/// and a test hook) renders exactly as Helm renders it.
+#[test]
+fn the_sample_chart_matches_helm() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let chart_dir = repo.join("manifests/charts/cache");
+    let values = repo.join("manifests/apps/cache/values.yaml");
+    let python = plumb_testenv::binaries::cache_dir().join("helm-venv/bin/python");
+    assert!(python.exists(), "{} is missing: run tests/setup.sh", python.display());
+    let output = std::process::Command::new(python)
+        .arg(repo.join("tests/gotmpl/helm_render.py"))
+        .args([chart_dir.as_os_str(), values.as_os_str()])
+        .args(["cache", "plumb-demo", "v1.20.2"])
+        .output()
+        .expect("run the Helm oracle");
+    let helm: serde_json::Value = serde_json::from_slice(&output.stdout).expect("oracle JSON");
+    let expected = helm["ok"].as_object().unwrap_or_else(|| panic!("Helm failed: {helm}"));
+    let meta = serde_json::json!({"release": "cache", "namespace": "plumb-demo", "kube_version": "v1.20.2"});
+    let rendered = render_case(&chart_dir, &values, &meta).expect("plumb renders the sample chart");
+    let rendered: serde_json::Map<String, serde_json::Value> =
+        rendered.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+    assert_eq!(&rendered, expected);
+}

@@ -1,0 +1,139 @@
+//! `plumb render` and `plumb lock` from the command line, without a cluster:
+//! the sample repo renders (chart and plain apps, in apply order), a past
+//! commit renders with `--ref`, Secrets are redacted unless asked, chart
+//! errors name file and line, `--kube-version` reaches `.Capabilities`, and
+//! `plumb lock` pins a chart from a Helm repository by digest.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use plumb_testenv::git::GitRepo;
+use plumb_testenv::helm_repo::HelmRepo;
+
+const PLUMB: &str = env!("CARGO_BIN_EXE_plumb");
+
+fn plumb(args: &[&str], home: &Path) -> Output {
+    Command::new(PLUMB).args(args).env("XDG_CACHE_HOME", home).output().expect("run plumb")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(output.status.success(), "plumb failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn the_sample_repo_renders_every_app_in_apply_order() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let manifests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests");
+    let text = stdout(&plumb(&["render", &manifests.display().to_string()], home.path()));
+    for header in
+        ["# app: base,", "# app: web,", "# app: cache, source: cache/templates/deployment.yaml", "# app: audit,"]
+    {
+        assert!(text.contains(header), "missing {header} in:\n{text}");
+    }
+    assert!(
+        !text.contains("NOTES") && !text.contains("cache-cache-ping"),
+        "NOTES and chart tests are not rendered:\n{text}"
+    );
+    // The Namespace comes before everything in it.
+    let namespace = text.find("kind: Namespace").expect("namespace rendered");
+    let deployment = text.find("kind: Deployment").expect("deployment rendered");
+    assert!(namespace < deployment);
+    assert!(text.contains("plumb.dev/app: cache"), "objects carry the app label");
+}
+
+#[test]
+fn past_commits_secrets_errors_and_capabilities() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = GitRepo::init(&dir.path().join("config")).expect("repo");
+    repo.write(
+        "plumb.yaml",
+        "apps:\n  - {name: app, namespace: ns, path: app}\n  - {name: chart, namespace: ns, chart: {path: chart}}\n",
+    )
+    .expect("write");
+    repo.write(
+        "app/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {token: planted-render-secret}\n",
+    )
+    .expect("write");
+    repo.write("chart/Chart.yaml", "apiVersion: v2\nname: chart\nversion: 0.1.0\n").expect("write");
+    repo.write(
+        "chart/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: caps}\ndata:\n  policy: {{ ternary \"v1\" \"v1beta1\" (semverCompare \">=1.21-0\" .Capabilities.KubeVersion.Version) | quote }}\n  version: {{ .Capabilities.KubeVersion.Version | quote }}\n",
+    )
+    .expect("write");
+    let first = repo.commit("first").expect("commit");
+    let path = repo.path().display().to_string();
+
+    let text = stdout(&plumb(&["render", &path], home.path()));
+    // stringData is applied as data (base64): neither form may show.
+    let encoded = "cGxhbnRlZC1yZW5kZXItc2VjcmV0";
+    assert!(
+        !text.contains("planted-render-secret") && !text.contains(encoded) && text.contains("<redacted>"),
+        "{text}"
+    );
+    assert!(text.contains("policy: v1\n"), "Helm's default Kubernetes version is recent:\n{text}");
+    let shown = stdout(&plumb(&["render", &path, "--show-secrets", "--app", "app"], home.path()));
+    assert!(shown.contains(encoded) && !shown.contains("kind: ConfigMap"), "{shown}");
+    let old = stdout(&plumb(&["render", &path, "--kube-version", "1.20", "--app", "chart"], home.path()));
+    assert!(old.contains("policy: v1beta1") && old.contains("version: v1.20.0"), "{old}");
+
+    repo.write(
+        "chart/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: caps}\ndata:\n  broken: {{ .Values.missing.field }}\n",
+    )
+    .expect("write");
+    repo.commit("break the chart").expect("commit");
+    let broken = plumb(&["render", &path], home.path());
+    assert!(!broken.status.success());
+    let message = String::from_utf8_lossy(&broken.stderr);
+    assert!(message.contains("chart/templates/cm.yaml:5:") && message.contains("app \"chart\""), "{message}");
+    // The working tree is broken, the first commit is not.
+    let past = stdout(&plumb(&["render", &path, "--ref", &first, "--app", "chart"], home.path()));
+    assert!(past.contains("name: caps"), "{past}");
+
+    let unknown = plumb(&["render", &path, "--app", "nope"], home.path());
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("has no app \"nope\" (apps: app, chart)"));
+}
+
+#[test]
+fn lock_pins_remote_charts_and_render_uses_them() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let mut chart = BTreeMap::new();
+    chart.insert("Chart.yaml".to_string(), b"apiVersion: v2\nname: hello\nversion: 1.2.3\n".to_vec());
+    chart.insert(
+        "templates/cm.yaml".to_string(),
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hello}\ndata: {from: repo}\n".to_vec(),
+    );
+    let archive = plumb::render::chart::archive::pack("hello", &chart);
+    let index = "apiVersion: v1\nentries:\n  hello:\n    - {name: hello, version: 1.2.3, urls: [hello-1.2.3.tgz]}\n";
+    let helm_repo = HelmRepo::start(BTreeMap::from([
+        ("index.yaml".to_string(), index.as_bytes().to_vec()),
+        ("hello-1.2.3.tgz".to_string(), archive.clone()),
+    ]))
+    .expect("helm repo");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("plumb.yaml"),
+        format!(
+            "apps:\n  - name: hello\n    namespace: ns\n    chart: {{repo: \"{}\", name: hello, version: 1.2.3}}\n",
+            helm_repo.url()
+        ),
+    )
+    .expect("write");
+    let path = dir.path().display().to_string();
+
+    let unlocked = plumb(&["render", &path], home.path());
+    assert!(!unlocked.status.success());
+    assert!(String::from_utf8_lossy(&unlocked.stderr).contains("plumb.lock is missing; run `plumb lock`"));
+
+    let out = stdout(&plumb(&["lock", &path], home.path()));
+    assert!(out.contains("wrote"), "{out}");
+    let lock = std::fs::read_to_string(dir.path().join("plumb.lock")).expect("lock written");
+    assert!(lock.contains(&plumb::render::remote::sha256(&archive)) && lock.contains("hello-1.2.3.tgz"), "{lock}");
+    let text = stdout(&plumb(&["render", &path], home.path()));
+    assert!(text.contains("from: repo"), "{text}");
+}
