@@ -297,9 +297,10 @@ async fn lock(dir: &std::path::Path) -> anyhow::Result<()> {
     for app in &config.apps {
         let Some(chart) = &app.chart else { continue };
         let (Some(repo), Some(name), Some(version)) = (&chart.repo, &chart.name, &chart.version) else { continue };
+        let progress = crate::progress::Progress::start(&format!("{}: {name} {version} from {repo}", app.name));
         let entry =
             crate::render::remote::resolve(repo, name, version).await.with_context(|| format!("app {:?}", app.name))?;
-        println!("{} {} {} {}", app.name, entry.name, entry.version, entry.digest);
+        progress.finish(&format!("pinned {}", entry.digest));
         lock.charts.push(entry);
     }
     let path = dir.join(LOCK_FILE);

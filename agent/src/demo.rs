@@ -16,6 +16,7 @@ use plumb_testenv::{ControlPlane, PodReadiness, binaries};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::apply::SyncOptions;
+use crate::progress::Progress;
 use crate::runtime::agent::AgentConfig;
 use crate::runtime::service::{self, ServiceConfig};
 use crate::source::git::GitRef;
@@ -44,10 +45,18 @@ pub async fn run(manifests: PathBuf) -> anyhow::Result<()> {
         "{} has no plumb.yaml; run the demo from the repository root or pass --manifests",
         manifests.display()
     );
-    println!("plumb demo: preparing the local control plane (Kubernetes {})", plumb_testenv::K8S_VERSION);
-    tokio::task::spawn_blocking(|| binaries::ensure_built(|line| println!("  build: {line}")))
-        .await
-        .context("the control plane build task failed")??;
+    let mut build = Progress::start(&format!(
+        "plumb demo: preparing the local control plane (Kubernetes {})",
+        plumb_testenv::K8S_VERSION
+    ));
+    let build = tokio::task::spawn_blocking(move || {
+        let result = binaries::ensure_built(|line| build.update(line));
+        (build, result)
+    })
+    .await
+    .context("the control plane build task failed")?;
+    build.1?;
+    build.0.finish("binaries ready");
     let plane = ControlPlane::start().await.context("starting the local control plane")?;
     let client = plane.client().await?;
     let readiness = PodReadiness::start(client.clone(), None);
@@ -91,11 +100,19 @@ pub async fn run(manifests: PathBuf) -> anyhow::Result<()> {
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let mut agent = tokio::spawn(service::run(config, kube_config, shutdown));
 
-    println!("plumb demo: syncing commit {} of {}", &initial[..12], manifests.display());
+    let mut sync =
+        Progress::start(&format!("plumb demo: syncing commit {} of {}", &initial[..12], manifests.display()));
     let started = Instant::now();
     loop {
         if plumb_testenv::http::get(port, "/readyz").is_ok_and(|r| r.status == 200) {
             break;
+        }
+        if let Ok(response) = plumb_testenv::http::get(port, "/api/v1/status") {
+            let status: serde_json::Value = serde_json::from_str(&response.body).unwrap_or_default();
+            let apps = status["apps"].as_object().map(|a| a.len()).unwrap_or(0);
+            let objects: u64 =
+                status["apps"].as_object().into_iter().flatten().filter_map(|(_, s)| s["objects"].as_u64()).sum();
+            sync.update(&format!("{apps} apps, {objects} objects applied"));
         }
         if agent.is_finished() || started.elapsed() > Duration::from_secs(180) {
             anyhow::bail!("the agent did not become ready; its log above says why");
@@ -104,7 +121,7 @@ pub async fn run(manifests: PathBuf) -> anyhow::Result<()> {
     }
     let status = plumb_testenv::http::get(port, "/api/v1/status")?.body;
     let status: serde_json::Value = serde_json::from_str(&status).unwrap_or_default();
-    println!("plumb demo: first sync done in {:.1}s", started.elapsed().as_secs_f64());
+    sync.finish("first sync done");
     for (app, s) in status["apps"].as_object().into_iter().flatten() {
         println!(
             "  {app:<8} {:<8} {:<10} {} objects",

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod duration;
 pub mod live;
 pub mod plan;
+pub mod progress;
 pub mod render;
 pub mod report;
 pub mod runtime;

@@ -164,3 +164,72 @@ async fn a_local_commit_is_applied_within_two_seconds() -> anyhow::Result<()> {
     ns.delete().await?;
     Ok(())
 }
+
+/// SIGTERM while a wave waits on a rollout: the agent stops at the wave
+/// boundary within seconds (long before the health timeout), later waves
+/// are not applied, the inventory holds what was applied, and the audit
+/// file's chain verifies with the interrupted sync as its last record.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_mid_sync_stops_at_a_wave_boundary_with_a_consistent_inventory_and_audit() -> anyhow::Result<()> {
+    let cluster = TestCluster::get().await?;
+    let ns = TestNamespace::create(&cluster.client(), "sigterm").await?;
+    let _readiness = PodReadiness::start(cluster.client(), Some(ns.name()));
+    let dir = tempfile::tempdir()?;
+    let repo = GitRepo::init(&dir.path().join("config"))?;
+    repo.write("plumb.yaml", format!("apps:\n  - {{name: stopped, namespace: {}, path: app}}\n", ns.name()))?;
+    for (path, contents) in app_files("never-ready", true) {
+        repo.write(&path, contents)?;
+    }
+    repo.write(
+        "app/after.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: after\n  annotations: {plumb.dev/depends-on: Deployment.apps/slow}\n",
+    )?;
+    repo.commit("a rollout that never finishes, and a wave after it")?;
+
+    let kubeconfig = cluster.kubeconfig_path().as_os_str().to_owned();
+    let env: [(&str, &OsStr); 1] = [("KUBECONFIG", &kubeconfig)];
+    let audit = dir.path().join("audit.jsonl");
+    let audit_arg = format!("--audit-log={}", audit.display());
+    let mut args = run_args(repo.path(), ns.name(), &dir.path().join("cache"), &[&audit_arg]);
+    // Far longer than the test waits: only the shutdown can end the wave.
+    args.retain(|a| !a.starts_with("--health-timeout"));
+    args.push("--health-timeout=10m".into());
+    let mut agent = ManagedProcess::spawn_with_env(
+        "plumb run",
+        Path::new(PLUMB),
+        &args,
+        &env,
+        &dir.path().join("plumb.log"),
+    )?;
+    let deployments = Api::<Deployment>::namespaced(cluster.client(), ns.name());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while deployments.get_opt("slow").await?.is_none() {
+        agent.check_running()?;
+        assert!(Instant::now() < deadline, "the agent never reached the Deployment wave:\n{}", agent.log_tail(30));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let signalled = Instant::now();
+    agent.stop(Duration::from_secs(15));
+    let status = agent.exited().expect("the agent exited");
+    assert!(status.code().is_some(), "the agent was killed, not stopped: {status:?}\n{}", agent.log_tail(30));
+    assert!(signalled.elapsed() < Duration::from_secs(10), "stopping took {:?}", signalled.elapsed());
+    let log = agent.log_tail(40);
+    assert!(log.contains("shutting down"), "{log}");
+
+    let cms = Api::<ConfigMap>::namespaced(cluster.client(), ns.name());
+    assert!(cms.get_opt("after").await?.is_none(), "a wave after the interrupted one was applied");
+    let inventory = cms.get("plumb-inventory-stopped").await?;
+    let stored = inventory.data.and_then(|d| d.get("inventory.json").cloned()).unwrap_or_default();
+    for name in ["\"slow\"", "\"early\"", "\"stays\""] {
+        assert!(stored.contains(name), "{name} missing from the inventory: {stored}");
+    }
+    let verify = std::process::Command::new(PLUMB).args(["audit", "verify"]).arg(&audit).output()?;
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    let records = std::fs::read_to_string(&audit)?;
+    let last = records.lines().last().unwrap_or_default();
+    assert!(last.contains("shutting down"), "the last audit record is not the interrupted sync: {last}");
+    ns.delete().await?;
+    Ok(())
+}

@@ -93,6 +93,16 @@ pub enum ApplyError {
         /// The timeout.
         timeout: std::time::Duration,
     },
+    /// plumb is shutting down; the sync stopped at a wave boundary.
+    #[error(
+        "plumb is shutting down: stopped after {done} of {total} waves; what was applied is in the inventory and the next start resumes"
+    )]
+    Interrupted {
+        /// Waves applied (and healthy, or written and left to settle).
+        done: usize,
+        /// Waves planned.
+        total: usize,
+    },
     /// Objects could not be pruned; they stay in the inventory and are retried.
     #[error("pruning {} object(s) failed; they stay in the inventory and will be retried:{}", .0.len(), list(.0))]
     PruneFailed(Vec<ObjectFailure>),

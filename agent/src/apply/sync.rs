@@ -110,6 +110,8 @@ pub struct Syncer {
     options: SyncOptions,
     live: Option<Arc<LiveCache>>,
     in_flight: Mutex<HashSet<ObjectKey>>,
+    /// Set when the agent shuts down: syncs stop at the next wave boundary.
+    shutdown: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// What [`Syncer::apply_waves`] works through.
@@ -132,7 +134,31 @@ impl Syncer {
     pub async fn new(client: kube::Client, options: SyncOptions) -> Result<Self, ApplyError> {
         let objects = Objects::new(client.clone(), options.concurrency).await?;
         let store = InventoryStore::new(client, &options.inventory_namespace);
-        Ok(Self { objects, store, options, live: None, in_flight: Mutex::default() })
+        Ok(Self { objects, store, options, live: None, in_flight: Mutex::default(), shutdown: None })
+    }
+
+    /// Stops syncs at the next wave boundary (and stops waiting for health)
+    /// once `shutdown` turns true.
+    pub fn with_shutdown(mut self, shutdown: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.shutdown = Some(shutdown);
+        self
+    }
+
+    fn stopping(&self) -> bool {
+        self.shutdown.as_ref().is_some_and(|s| *s.borrow())
+    }
+
+    /// Sleeps for `pause`; false if shutdown began meanwhile.
+    async fn pause(&self, pause: Duration) -> bool {
+        let Some(mut shutdown) = self.shutdown.clone() else {
+            tokio::time::sleep(pause).await;
+            return true;
+        };
+        let stopped = tokio::select! {
+            _ = tokio::time::sleep(pause) => false,
+            _ = shutdown.wait_for(|stop| *stop) => true,
+        };
+        !stopped && !self.stopping()
     }
 
     /// What chart renders need from this cluster: its version and API
@@ -406,10 +432,16 @@ impl Syncer {
         report: &mut SyncReport,
     ) -> Result<(), ApplyError> {
         let Waves { desired, plan, deferred, timeout, enforce } = *waves;
-        for wave in &plan.waves {
+        let total = plan.waves.len();
+        for (done, wave) in plan.waves.iter().enumerate() {
             let writes: Vec<usize> = wave.iter().filter(|s| s.action != Action::Unchanged).map(|s| s.index).collect();
             if writes.is_empty() {
                 continue;
+            }
+            // A shutdown abandons the sync between waves: what was applied
+            // is already in the working inventory.
+            if self.stopping() {
+                return Err(ApplyError::Interrupted { done, total });
             }
             let late: Vec<usize> = writes.iter().copied().filter(|i| deferred.contains(i)).collect();
             if !late.is_empty() {
@@ -462,7 +494,11 @@ impl Syncer {
                 failures.sort_by(|a, b| a.object.cmp(&b.object));
                 return Err(ApplyError::ApplyFailed(failures));
             }
-            self.wait_healthy(&catalog, desired, healthy_wait, timeout).await?;
+            match self.wait_healthy(&catalog, desired, healthy_wait, timeout).await {
+                // This wave is written; it was its health that was not awaited.
+                Err(ApplyError::Interrupted { .. }) => return Err(ApplyError::Interrupted { done: done + 1, total }),
+                other => other?,
+            }
         }
         Ok(())
     }
@@ -494,7 +530,9 @@ impl Syncer {
                     timeout,
                 });
             }
-            tokio::time::sleep(self.options.poll_interval).await;
+            if !self.pause(self.options.poll_interval).await {
+                return Err(ApplyError::Interrupted { done: 0, total: 0 });
+            }
             pending = stream::iter(waiting)
                 .map(|(i, last, _)| async move {
                     // A failed read is retried on the next round.

@@ -74,7 +74,9 @@ pub async fn run(
     let (cache, suspects) = LiveCache::new(client.clone());
     let drift = cache.drift();
     let namespace = config.sync.inventory_namespace.clone();
-    let syncer = Arc::new(Syncer::new(client.clone(), config.sync).await?.with_live_cache(cache.clone()));
+    let syncer = Arc::new(
+        Syncer::new(client.clone(), config.sync).await?.with_live_cache(cache.clone()).with_shutdown(shutdown.clone()),
+    );
     let (leading, leader) = watch::channel(config.lease.is_none());
     if let Some(lease) = config.lease {
         let api = kube::Api::namespaced(client.clone(), &namespace);
