@@ -194,13 +194,8 @@ async fn sigterm_mid_sync_stops_at_a_wave_boundary_with_a_consistent_inventory_a
     // Far longer than the test waits: only the shutdown can end the wave.
     args.retain(|a| !a.starts_with("--health-timeout"));
     args.push("--health-timeout=10m".into());
-    let mut agent = ManagedProcess::spawn_with_env(
-        "plumb run",
-        Path::new(PLUMB),
-        &args,
-        &env,
-        &dir.path().join("plumb.log"),
-    )?;
+    let mut agent =
+        ManagedProcess::spawn_with_env("plumb run", Path::new(PLUMB), &args, &env, &dir.path().join("plumb.log"))?;
     let deployments = Api::<Deployment>::namespaced(cluster.client(), ns.name());
     let deadline = Instant::now() + Duration::from_secs(60);
     while deployments.get_opt("slow").await?.is_none() {

@@ -86,6 +86,11 @@ pub trait Object {
     }
     /// How `%v` prints it (Go's `String()` method when it has one).
     fn display(&self) -> String;
+
+    /// Its exported fields, for `toYaml`/`toJson` (Go marshals structs by field).
+    fn as_map(&self) -> Option<Map> {
+        None
+    }
 }
 
 impl Value {

@@ -6,6 +6,7 @@
 //! `float64` where Sprig wants an `int` is an error, as it is in Helm.
 
 pub mod builtin;
+pub mod crypto;
 pub mod fmt;
 pub mod helm;
 pub mod semver;

@@ -32,7 +32,7 @@ pub fn register(f: &mut Functions, clock: Clock) {
     randoms(f);
     dates(f, clock);
     super::semver::register(f);
-    crypto(f);
+    super::crypto::register(f);
     // Sprig's other spellings of the same functions.
     for (alias, name) in [("trimall", "trimAll"), ("date_in_zone", "dateInZone"), ("tuple", "list")] {
         if let Some(func) = f.get(name) {
@@ -1772,38 +1772,4 @@ pub fn parse_go_time(layout: &str, text: &str) -> Option<jiff::Zoned> {
     let civil = jiff::civil::DateTime::new(year, month, day, hour, minute, second, nanos).ok()?;
     let tz = jiff::tz::TimeZone::fixed(jiff::tz::Offset::from_seconds(offset).ok()?);
     civil.to_zoned(if offset == 0 { jiff::tz::TimeZone::UTC } else { tz }).ok()
-}
-
-fn crypto(f: &mut Functions) {
-    // Certificates and keys are generated per render, so their bytes never
-    // match a reference render; plumb does not generate secrets in Git-driven
-    // renders (they would change on every sync). Charts that call these in a
-    // branch the values do not take still parse and render.
-    for name in [
-        "genCA",
-        "genCAWithKey",
-        "genSelfSignedCert",
-        "genSelfSignedCertWithKey",
-        "genSignedCert",
-        "genSignedCertWithKey",
-        "genPrivateKey",
-        "htpasswd",
-        "derivePassword",
-        "encryptAES",
-        "decryptAES",
-        "getHostByName",
-        "bcrypt",
-        "buildCustomCert",
-        "randBytes",
-    ] {
-        f.insert(
-            name,
-            Arc::new(move |_, _| {
-                Err(format!(
-                    "{name} generates a new secret on every render, which a GitOps render cannot keep stable; \
-                     create the Secret out of band (for example with cert-manager) and point the chart at it"
-                ))
-            }),
-        );
-    }
 }

@@ -40,7 +40,10 @@ fn to_node(value: &Value) -> Node {
             entries.sort_by(|a, b| natural_order(&a.0, &b.0));
             Node::Map(entries)
         }
-        Value::Object(o) => Node::Str(o.display()),
+        Value::Object(o) => match o.as_map() {
+            Some(map) => to_node(&Value::map(map)),
+            None => Node::Str(o.display()),
+        },
     }
 }
 
@@ -662,7 +665,10 @@ fn write_json(out: &mut String, value: &Value, escape_html: bool, indent: Option
         }
         Value::Float(f) => out.push_str(&json_float(*f)?),
         Value::Str(s) => json_string(out, s, escape_html),
-        Value::Object(o) => json_string(out, &o.display(), escape_html),
+        Value::Object(o) => match o.as_map() {
+            Some(map) => write_json(out, &Value::map(map), escape_html, indent, depth)?,
+            None => json_string(out, &o.display(), escape_html),
+        },
         Value::List(items, _) => {
             if items.is_empty() {
                 out.push_str("[]");
