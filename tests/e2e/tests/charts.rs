@@ -163,6 +163,30 @@ async fn a_broken_chart_fails_alone_naming_file_line_and_column() -> anyhow::Res
     let cms = Api::<ConfigMap>::namespaced(cluster.client(), ns.name());
     assert!(cms.get_opt("broken-ok").await?.is_none(), "nothing of a failed render is applied");
     assert!(cms.get_opt("plain").await?.is_some());
+
+    // Bad values (against the chart's schema) in the next commit: the chart
+    // app fails with the schema's report; the unrelated app's change lands.
+    let with_values = plumb_yaml.replace("chart: {path: charts/broken}", "chart: {path: charts/broken}, values: [values/broken.yaml]");
+    repo.commit(
+        &[
+            ("plumb.yaml", &with_values),
+            ("charts/broken/templates/bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tag-{{ .Values.image.tag }}\n"),
+            (
+                "charts/broken/values.schema.json",
+                "{\"type\": \"object\", \"properties\": {\"image\": {\"type\": \"object\", \"properties\": {\"tag\": {\"type\": \"string\"}}}}}",
+            ),
+            ("values/broken.yaml", "image:\n  tag: 5\n"),
+            ("apps/plain/second.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain-second}\n"),
+        ],
+        &[],
+        "bad values, and an unrelated change",
+    )?;
+    let report = repo.sync(&agent.syncer).await?;
+    let broken = report.apps.iter().find(|a| a.app() == "broken").expect("broken app reported");
+    let AppOutcome::RenderFailed { error, .. } = broken else { panic!("expected a render failure: {broken:#?}") };
+    assert!(error.to_string().contains("broken:\n- at '/image/tag': got number, want string"), "{error}");
+    assert!(report.apps.iter().find(|a| a.app() == "plain").is_some_and(AppOutcome::succeeded));
+    assert!(cms.get_opt("plain-second").await?.is_some(), "the unrelated app's new commit was not applied");
     Ok(())
 }
 
