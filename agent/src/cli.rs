@@ -94,10 +94,10 @@ pub enum Command {
 /// `plumb render` options.
 #[derive(Debug, Args)]
 pub struct RenderArgs {
-    /// The config repo directory (holding plumb.yaml).
+    /// The config repo: a directory (its working tree) or a Git URL.
     #[arg(default_value = ".")]
-    pub dir: PathBuf,
-    /// Render this commit, branch or tag of the directory's git repository instead of its working tree.
+    pub source: String,
+    /// A commit, branch or tag to render (of the directory's git repository, or of the URL; default: the URL's main branch).
     #[arg(long = "ref")]
     pub reference: Option<String>,
     /// Only this app.
@@ -109,9 +109,9 @@ pub struct RenderArgs {
     /// Extra API versions for .Capabilities.APIVersions (comma-separated or repeated).
     #[arg(long, value_delimiter = ',')]
     pub api_versions: Vec<String>,
-    /// Print Secret values instead of <redacted>.
+    /// Print Secret values as <redacted> (for logs).
     #[arg(long)]
-    pub show_secrets: bool,
+    pub redact_secrets: bool,
 }
 
 /// `plumb run` options.
@@ -263,10 +263,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
 
 fn render(args: RenderArgs) -> anyhow::Result<()> {
     use std::sync::Arc;
-    let tree: Arc<dyn crate::source::Tree> = match &args.reference {
-        Some(reference) => Arc::new(crate::source::git::GitTree::at_revision(&args.dir, reference)?),
-        None => Arc::new(crate::source::DirTree::new(&args.dir)?),
-    };
+    let tree = render_source(&args.source, args.reference.as_deref())?;
     let capabilities = crate::render::chart::Capabilities::offline(args.kube_version.as_deref(), &args.api_versions)
         .map_err(anyhow::Error::msg)?;
     let options = crate::runtime::offline::RenderOptions {
@@ -275,15 +272,53 @@ fn render(args: RenderArgs) -> anyhow::Result<()> {
             capabilities,
             remote: Some(Arc::new(crate::render::remote::RemoteCharts::new(user_cache_dir().join("charts")))),
         },
-        show_secrets: args.show_secrets,
+        redact_secrets: args.redact_secrets,
     };
-    let mut warnings = Vec::new();
-    let text = crate::runtime::offline::render(tree, &options, &mut warnings).map_err(anyhow::Error::msg)?;
-    for warning in warnings {
+    let rendered = crate::runtime::offline::render(tree, &options).map_err(anyhow::Error::msg)?;
+    for warning in rendered.warnings {
         eprintln!("warning: {warning}");
     }
-    print!("{text}");
+    for (app, digest) in rendered.digests {
+        eprintln!("{app}: render digest {digest}");
+    }
+    print!("{}", rendered.text);
     Ok(())
+}
+
+/// The tree `plumb render` reads: a directory's working tree or one of its
+/// commits, or a commit of a Git URL fetched into the user's cache.
+fn render_source(source: &str, reference: Option<&str>) -> anyhow::Result<std::sync::Arc<dyn crate::source::Tree>> {
+    use crate::source::git::{GitRef, GitSource, GitTree};
+    let path = std::path::Path::new(source);
+    if path.is_dir() {
+        return Ok(match reference {
+            Some(reference) => std::sync::Arc::new(GitTree::at_revision(path, reference)?),
+            None => std::sync::Arc::new(crate::source::DirTree::new(path)?),
+        });
+    }
+    let url = crate::source::url::parse(source, false)?;
+    let git_ref = match reference {
+        Some(r) if r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()) => GitRef::Commit(r.to_string()),
+        Some(r) => GitRef::Branch(r.to_string()),
+        None => GitRef::Branch("main".into()),
+    };
+    let cache = user_cache_dir().join("render-git");
+    let tag = match &git_ref {
+        GitRef::Branch(name) => Some(name.clone()),
+        _ => None,
+    };
+    let open = |reference: GitRef| -> anyhow::Result<(GitSource, String)> {
+        let source = GitSource::open(url.clone(), reference, &cache)?;
+        let commit = source.poll()?.commit().to_string();
+        Ok((source, commit))
+    };
+    // A name that is not a branch may be a tag.
+    let (source, commit) = match (open(git_ref), tag) {
+        (Ok(found), _) => found,
+        (Err(_), Some(name)) => open(GitRef::Tag(name))?,
+        (Err(e), None) => return Err(e),
+    };
+    Ok(std::sync::Arc::new(source.tree(&commit)?))
 }
 
 async fn lock(dir: &std::path::Path) -> anyhow::Result<()> {

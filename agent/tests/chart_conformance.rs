@@ -215,3 +215,150 @@ fn generated_certificates_render_like_helm() {
         assert!(generated > 0, "{chart}: no generated certificate was compared");
     }
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// `plumb render` of a config repo whose single app is the chart with the
+/// case's values yields exactly the objects of Helm's reference render,
+/// plus plumb's app label and the app's namespace.
+#[test]
+fn plumb_render_yields_helms_objects_for_every_case() {
+    use plumb::plan::{AppContext, identify};
+    use plumb::render::helm::ChartEnv;
+    use plumb::runtime::offline::{RenderOptions, builtin_scopes, render};
+
+    let mut compared = 0;
+    for (chart_dir, values) in cases("cases") {
+        let meta = read_json(&sibling(&values, ".meta.json"));
+        let expected = read_json(&sibling(&values, ".expected.json"));
+        let skip: Vec<&str> = meta["nondeterministic_templates"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        let (release, namespace) =
+            (meta["release"].as_str().unwrap_or("rel"), meta["namespace"].as_str().unwrap_or("ns"));
+        let repo = tempfile::tempdir().expect("tempdir");
+        copy_dir(&chart_dir, &repo.path().join("chart"));
+        std::fs::copy(&values, repo.path().join("values.yaml")).expect("values");
+        std::fs::write(
+            repo.path().join("plumb.yaml"),
+            format!("apps:\n  - name: {release}\n    namespace: {namespace}\n    chart: {{path: chart}}\n    values: [values.yaml]\n"),
+        )
+        .expect("plumb.yaml");
+        let extra: Vec<String> = meta["api_versions"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        let options = RenderOptions {
+            app: None,
+            env: ChartEnv {
+                capabilities: Capabilities::offline(meta["kube_version"].as_str(), &extra).expect("caps"),
+                remote: None,
+            },
+            redact_secrets: false,
+        };
+        let tree = std::sync::Arc::new(DirTree::new(repo.path()).expect("tree"));
+        let rendered = render(tree, &options).unwrap_or_else(|e| panic!("{}: {e}", values.display()));
+
+        // plumb's objects, by identity, without the random templates.
+        let mut ours = BTreeMap::new();
+        for chunk in rendered.text.split("---\n# app: ").filter(|c| !c.is_empty()) {
+            let (header, body) = chunk.split_once('\n').expect("header line");
+            let source = header.split("source: ").nth(1).unwrap_or_default();
+            let template = source.split('#').next().unwrap_or_default();
+            if skip.contains(&template) {
+                continue;
+            }
+            let manifest = plumb::render::yaml11::from_str(body).expect("plumb's output parses");
+            ours.insert(identity(&manifest), manifest);
+        }
+        // Helm's, with the label and namespace plumb adds.
+        let context = AppContext { name: release.to_string(), namespace: Some(namespace.to_string()) };
+        let mut scopes = builtin_scopes();
+        let mut theirs = BTreeMap::new();
+        for (template, text) in expected.as_object().expect("object") {
+            if skip.contains(&template.as_str())
+                || template.ends_with("NOTES.txt")
+                || template.contains("/templates/tests/")
+            {
+                continue;
+            }
+            for object in plumb::render::plain::parse_chart_output(template, text.as_str().unwrap_or_default())
+                .expect("Helm's output parses")
+            {
+                if object.manifest["metadata"]["annotations"]["helm.sh/hook"]
+                    .as_str()
+                    .is_some_and(|h| h.contains("test"))
+                {
+                    continue;
+                }
+                let group =
+                    plumb::plan::ObjectKey::group_of(object.manifest["apiVersion"].as_str().unwrap_or("")).to_string();
+                let kind = object.manifest["kind"].as_str().unwrap_or("").to_string();
+                if scopes.namespaced(&group, &kind).is_none() {
+                    scopes.insert(&group, &kind, true);
+                }
+                let (_, _, view) = identify(&context, object.manifest, &object.origin, &scopes).expect("identify");
+                theirs.insert(identity(&view), view);
+            }
+        }
+        assert_eq!(
+            ours.keys().collect::<Vec<_>>(),
+            theirs.keys().collect::<Vec<_>>(),
+            "{}: different objects",
+            values.display()
+        );
+        for (key, want) in &theirs {
+            if let Some(path) = first_difference_at(&ours[key], want, "") {
+                panic!(
+                    "{}: {key} differs at {path}: plumb {} / helm {}",
+                    values.display(),
+                    ours[key].pointer(&path).map(ToString::to_string).unwrap_or_default(),
+                    want.pointer(&path).map(ToString::to_string).unwrap_or_default()
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared >= 200, "only {compared} objects compared");
+}
+
+fn identity(manifest: &serde_json::Value) -> String {
+    let field = |p: &str| manifest.pointer(p).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    format!("{}/{}/{}/{}", field("/apiVersion"), field("/kind"), field("/metadata/namespace"), field("/metadata/name"))
+}
+
+/// The JSON pointer of the first place two values differ.
+fn first_difference_at(a: &serde_json::Value, b: &serde_json::Value, at: &str) -> Option<String> {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for key in x.keys().chain(y.keys()) {
+                let path = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
+                match (x.get(key), y.get(key)) {
+                    (Some(p), Some(q)) => {
+                        if let Some(found) = first_difference_at(p, q, &path) {
+                            return Some(found);
+                        }
+                    }
+                    _ => return Some(path),
+                }
+            }
+            None
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            x.iter().zip(y).enumerate().find_map(|(i, (p, q))| first_difference_at(p, q, &format!("{at}/{i}")))
+        }
+        _ => (a != b).then(|| at.to_string()),
+    }
+}

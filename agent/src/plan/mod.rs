@@ -21,7 +21,7 @@ pub mod order;
 pub use changes::{Action, LeftAlone, LiveMeta, Plan, PlanInput, PrunePolicy, Step};
 pub use inventory::{Inventory, InventoryEntry};
 pub use key::ObjectKey;
-pub use object::{AppContext, DesiredObject, RenderedObject, Scopes, normalise};
+pub use object::{AppContext, DesiredObject, RenderedObject, Scopes, identify, normalise};
 
 /// Label carried by every object plumb manages; its value is the app name.
 pub const APP_LABEL: &str = "plumb.dev/app";

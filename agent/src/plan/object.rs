@@ -93,15 +93,28 @@ fn required_str<'a>(manifest: &'a Value, pointer: &str, field: &str, origin: &st
     }
 }
 
-/// Normalises a rendered manifest for `app`: fills the default namespace
-/// (or drops one from a cluster-scoped object), adds the `plumb.dev/app`
-/// label, applies known API-server quirk fixes, and hashes the result.
-pub fn normalise(
+/// Normalises a rendered manifest for `app`: [`identify`], then the known
+/// API-server quirk fixes, and a hash of the result.
+pub fn normalise(app: &AppContext, manifest: Value, origin: &str, scopes: &Scopes) -> Result<DesiredObject, PlanError> {
+    let (key, api_version, mut manifest) = identify(app, manifest, origin, scopes)?;
+    default_port_protocols(&key.kind, &mut manifest);
+    if key.group.is_empty() && key.kind == "Secret" {
+        string_data_to_data(&mut manifest);
+    }
+    let hash = hash_value(&manifest);
+    Ok(DesiredObject { key, api_version, manifest, hash, origin: origin.to_string() })
+}
+
+/// The object as rendered, owned by `app`: its key, its apiVersion, and the
+/// manifest with the app's default namespace filled in (or a namespace
+/// dropped from a cluster-scoped object) and the `plumb.dev/app` label.
+/// This is what `plumb render` prints; apply-time fixes come after.
+pub fn identify(
     app: &AppContext,
     mut manifest: Value,
     origin: &str,
     scopes: &Scopes,
-) -> Result<DesiredObject, PlanError> {
+) -> Result<(ObjectKey, String, Value), PlanError> {
     if !manifest.is_object() {
         return Err(PlanError::InvalidObject {
             origin: origin.into(),
@@ -161,12 +174,7 @@ pub fn normalise(
             labels.insert(APP_LABEL.into(), Value::String(app.name.clone()));
         }
     }
-    default_port_protocols(&key.kind, &mut manifest);
-    if key.group.is_empty() && key.kind == "Secret" {
-        string_data_to_data(&mut manifest);
-    }
-    let hash = hash_value(&manifest);
-    Ok(DesiredObject { key, api_version, manifest, hash, origin: origin.to_string() })
+    Ok((key, api_version, manifest))
 }
 
 /// `sha256:<hex>` of the canonical JSON (sorted keys) of `value`.

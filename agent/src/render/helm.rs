@@ -164,7 +164,7 @@ fn objects(chart: &Chart, rendered: &BTreeMap<String, String>) -> Result<Vec<Ren
         if !applied(path) || text.trim().is_empty() {
             continue;
         }
-        for object in plain::parse_documents(path, text)? {
+        for object in plain::parse_chart_output(path, text)? {
             let hook = object.manifest["metadata"]["annotations"]["helm.sh/hook"].as_str().unwrap_or("");
             if hook.split(',').any(|h| h.trim().starts_with("test")) {
                 continue;
@@ -178,7 +178,7 @@ fn objects(chart: &Chart, rendered: &BTreeMap<String, String>) -> Result<Vec<Ren
 fn collect_crds(chart: &Chart, id: &str, out: &mut Vec<RenderedObject>) -> Result<(), RenderError> {
     for (path, data) in chart.crds() {
         let text = String::from_utf8_lossy(data);
-        out.extend(plain::parse_documents(&format!("{id}/{path}"), &text)?);
+        out.extend(plain::parse_chart_output(&format!("{id}/{path}"), &text)?);
     }
     for sub in &chart.dependencies {
         collect_crds(sub, &format!("{id}/charts/{}", sub.name()), out)?;

@@ -21,8 +21,24 @@ pub fn load(tree: &dyn Tree, dir: &str) -> Result<Vec<RenderedObject>, RenderErr
 
 /// Parses the documents of one file. `path` names it in errors and origins
 /// (`path` for a single document, `path#N` for the Nth non-empty one of several).
+/// A key repeated in a mapping is an error (it is nearly always a mistake).
 pub fn parse_documents(path: &str, text: &str) -> Result<Vec<RenderedObject>, RenderError> {
-    let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(text, parse_options())
+    parse_with(path, text, serde_saphyr::DuplicateKeyPolicy::Error)
+}
+
+/// Parses a chart's rendered output: as Helm (go-yaml) reads it, a key
+/// repeated in a mapping keeps its last value. Real charts rely on this
+/// (a `release` label set twice by a chart's helpers and its values).
+pub fn parse_chart_output(path: &str, text: &str) -> Result<Vec<RenderedObject>, RenderError> {
+    parse_with(path, text, serde_saphyr::DuplicateKeyPolicy::LastWins)
+}
+
+fn parse_with(
+    path: &str,
+    text: &str,
+    duplicates: serde_saphyr::DuplicateKeyPolicy,
+) -> Result<Vec<RenderedObject>, RenderError> {
+    let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(text, parse_options(duplicates))
         .map_err(|e| RenderError::Parse { path: path.to_string(), reason: super::yaml_error(&e) })?;
     let several = documents.len() > 1;
     let mut objects = Vec::new();
@@ -43,11 +59,15 @@ pub fn parse_documents(path: &str, text: &str) -> Result<Vec<RenderedObject>, Re
 
 /// The parser's defaults (which refuse alias bombs and deep nesting), but
 /// with room for generated files of many documents.
-fn parse_options() -> serde_saphyr::Options {
+fn parse_options(duplicates: serde_saphyr::DuplicateKeyPolicy) -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_documents = MAX_DOCUMENTS_PER_FILE;
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
+    options.duplicate_keys = duplicates;
+    // kubectl and Helm read manifests as YAML 1.1: `defaultMode: 0644` is
+    // octal (420), not 644.
+    options.legacy_octal_numbers = true;
     options
 }
 
@@ -79,6 +99,17 @@ mod tests {
         let origins: Vec<_> = objects.iter().map(|o| o.origin.as_str()).collect();
         assert_eq!(origins, ["app/x.yaml#1", "app/x.yaml#2 items[0]"]);
         assert_eq!(objects[1].manifest["kind"], "Secret");
+    }
+
+    #[test]
+    fn yaml_1_1_octal_and_repeated_keys() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {volumes: [{name: v, configMap: {name: c, defaultMode: 0644}}]}\n";
+        let objects = parse_documents("pod.yaml", text).expect("valid");
+        assert_eq!(objects[0].manifest["spec"]["volumes"][0]["configMap"]["defaultMode"], 420);
+        let repeated = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  labels: {release: a, release: b}\n";
+        assert!(parse_documents("cm.yaml", repeated).is_err(), "hand-written manifests: a repeated key is an error");
+        let chart = parse_chart_output("chart/templates/cm.yaml", repeated).expect("chart output: last wins");
+        assert_eq!(chart[0].manifest["metadata"]["labels"]["release"], "b");
     }
 
     #[test]

@@ -7,6 +7,8 @@
 pub fn from_str(text: &str) -> Result<serde_json::Value, String> {
     let mut options = serde_saphyr::Options::default();
     options.legacy_octal_numbers = true;
+    // go-yaml keeps the last of repeated keys.
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
     options.budget = Some(serde_saphyr::Budget::default());
     let first = first_document(text);
     if first.trim().is_empty() {

@@ -1,14 +1,14 @@
-//! `plumb render`: the objects of a config repo as plumb would apply them
-//! (namespaces filled in, the app label added, ports defaulted), app by app
-//! in dependency order and each app in apply order, without a cluster.
-//! Kind scopes come from a built-in table of Kubernetes kinds plus the CRDs
-//! in the render; Secret values are redacted unless asked for.
+//! `plumb render`: the objects of a config repo as plumb would apply them,
+//! as rendered plus the app label and the app's default namespace (fixes for
+//! API-server quirks belong to apply time), app by app in dependency order
+//! and each app in apply order, without a cluster. Kind scopes come from a
+//! built-in table of Kubernetes kinds plus the CRDs in the render.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::live::drift::REDACTED;
-use crate::plan::object::normalise;
+use crate::plan::object::{identify, normalise};
 use crate::plan::order::waves;
 use crate::plan::{AppContext, Scopes};
 use crate::render::config::{self, CONFIG_FILE};
@@ -25,8 +25,18 @@ pub struct RenderOptions {
     pub app: Option<String>,
     /// Chart capabilities and the chart cache.
     pub env: ChartEnv,
-    /// Print Secret values instead of redacting them.
-    pub show_secrets: bool,
+    /// Replace Secret values with `<redacted>` (for logs).
+    pub redact_secrets: bool,
+}
+
+/// What `plumb render` produced.
+pub struct Rendered {
+    /// The YAML stream.
+    pub text: String,
+    /// Each app's render digest.
+    pub digests: Vec<(String, String)>,
+    /// Kinds whose scope was assumed.
+    pub warnings: Vec<String>,
 }
 
 /// Kubernetes' built-in kinds that are cluster-scoped (group, kind).
@@ -105,8 +115,10 @@ pub fn builtin_scopes() -> Scopes {
 }
 
 /// The rendered objects of the repo as YAML documents, each headed by its
-/// app and origin; warnings (assumed scopes) go to `warnings`.
-pub fn render(tree: Arc<dyn Tree>, options: &RenderOptions, warnings: &mut Vec<String>) -> Result<String, String> {
+/// app and origin, with each app's render digest.
+pub fn render(tree: Arc<dyn Tree>, options: &RenderOptions) -> Result<Rendered, String> {
+    let mut warnings = Vec::new();
+    let mut digests = Vec::new();
     let text = tree.read_string(CONFIG_FILE).map_err(|e| e.to_string())?;
     let config = config::parse(CONFIG_FILE, &text).map_err(|e| e.to_string())?;
     if let Some(app) = &options.app
@@ -123,10 +135,11 @@ pub fn render(tree: Arc<dyn Tree>, options: &RenderOptions, warnings: &mut Vec<S
                 continue;
             }
             let rendered = render_app(&tree, app, &options.env).map_err(|e| e.to_string())?;
+            digests.push((app.name.clone(), crate::render::digest(&rendered)));
             let mut scopes = builtin_scopes();
             scopes.add_crds(rendered.iter().map(|o| &o.manifest));
             let context = AppContext { name: app.name.clone(), namespace: app.namespace.clone() };
-            let mut desired = Vec::new();
+            let (mut desired, mut views) = (Vec::new(), Vec::new());
             for object in rendered {
                 let api_version = object.manifest["apiVersion"].as_str().unwrap_or("").to_string();
                 let kind = object.manifest["kind"].as_str().unwrap_or("").to_string();
@@ -138,14 +151,17 @@ pub fn render(tree: Arc<dyn Tree>, options: &RenderOptions, warnings: &mut Vec<S
                     ));
                     scopes.insert(&group, &kind, true);
                 }
+                let (_, _, view) =
+                    identify(&context, object.manifest.clone(), &object.origin, &scopes).map_err(|e| e.to_string())?;
+                views.push(view);
                 desired.push(normalise(&context, object.manifest, &object.origin, &scopes).map_err(|e| e.to_string())?);
             }
             let order = waves(&desired).map_err(|e| e.to_string())?;
             for wave in order {
                 for index in wave {
                     let object = &desired[index];
-                    let mut manifest = object.manifest.clone();
-                    if !options.show_secrets {
+                    let mut manifest = views[index].clone();
+                    if options.redact_secrets {
                         redact_secret(&mut manifest);
                     }
                     let _ = writeln!(out, "---\n# app: {}, source: {}", app.name, object.origin);
@@ -155,7 +171,7 @@ pub fn render(tree: Arc<dyn Tree>, options: &RenderOptions, warnings: &mut Vec<S
             }
         }
     }
-    Ok(out)
+    Ok(Rendered { text: out, digests, warnings })
 }
 
 fn redact_secret(manifest: &mut serde_json::Value) {

@@ -166,7 +166,8 @@ async fn a_broken_chart_fails_alone_naming_file_line_and_column() -> anyhow::Res
 
     // Bad values (against the chart's schema) in the next commit: the chart
     // app fails with the schema's report; the unrelated app's change lands.
-    let with_values = plumb_yaml.replace("chart: {path: charts/broken}", "chart: {path: charts/broken}, values: [values/broken.yaml]");
+    let with_values = plumb_yaml
+        .replace("chart: {path: charts/broken}", "chart: {path: charts/broken}, values: [values/broken.yaml]");
     repo.commit(
         &[
             ("plumb.yaml", &with_values),
