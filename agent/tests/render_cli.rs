@@ -140,3 +140,108 @@ fn lock_pins_remote_charts_and_render_uses_them() {
     let text = stdout(&plumb(&["render", &path], home.path()));
     assert!(text.contains("from: repo"), "{text}");
 }
+
+/// Each kind of bad input fails `plumb render` with an error naming the
+/// file (and line where there is one), and nothing is printed.
+#[test]
+fn bad_input_names_the_file_and_renders_nothing() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let chart_yaml = "apiVersion: v2\nname: c\nversion: 0.1.0\n";
+    let mut bomb = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let mut prev = 'a';
+    for c in 'b'..='j' {
+        bomb.push_str(&format!(
+            "{c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+        ));
+        prev = c;
+    }
+    let evil_archive = {
+        let mut files = BTreeMap::new();
+        files.insert("Chart.yaml".to_string(), chart_yaml.as_bytes().to_vec());
+        files.insert("../escape.yaml".to_string(), b"kind: x".to_vec());
+        plumb::render::chart::archive::pack("c", &files)
+    };
+    let chart_app = "apps:\n  - {name: c, namespace: ns, chart: {path: chart}, values: [values.yaml]}\n";
+    let cases: Vec<(&str, Vec<(&str, Vec<u8>)>, Vec<&str>)> = vec![
+        (
+            "broken YAML",
+            vec![
+                ("plumb.yaml", b"apps:\n  - {name: p, namespace: ns, path: app}\n".to_vec()),
+                ("app/cm.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [unclosed\n".to_vec()),
+            ],
+            vec!["app/cm.yaml: line 3"],
+        ),
+        (
+            "template syntax error",
+            vec![
+                ("plumb.yaml", chart_app.as_bytes().to_vec()),
+                ("values.yaml", b"{}\n".to_vec()),
+                ("chart/Chart.yaml", chart_yaml.as_bytes().to_vec()),
+                (
+                    "chart/templates/cm.yaml",
+                    b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ if .Values.x }}\n".to_vec(),
+                ),
+            ],
+            vec!["parse error at (c/templates/cm.yaml:5): unexpected EOF"],
+        ),
+        (
+            "missing required value",
+            vec![
+                ("plumb.yaml", chart_app.as_bytes().to_vec()),
+                ("values.yaml", b"{}\n".to_vec()),
+                ("chart/Chart.yaml", chart_yaml.as_bytes().to_vec()),
+                (
+                    "chart/templates/cm.yaml",
+                    b"kind: ConfigMap\nname: {{ required \"set image.tag\" .Values.tag }}\n".to_vec(),
+                ),
+            ],
+            vec!["execution error at (c/templates/cm.yaml:2:9): set image.tag"],
+        ),
+        (
+            "schema violation",
+            vec![
+                ("plumb.yaml", chart_app.as_bytes().to_vec()),
+                ("values.yaml", b"replicas: many\n".to_vec()),
+                ("chart/Chart.yaml", chart_yaml.as_bytes().to_vec()),
+                ("chart/values.schema.json", br#"{"properties": {"replicas": {"type": "integer"}}}"#.to_vec()),
+                ("chart/templates/cm.yaml", b"kind: ConfigMap\n".to_vec()),
+            ],
+            vec!["c:\n- at '/replicas': got string, want integer"],
+        ),
+        (
+            "archive with a ../ path",
+            vec![
+                ("plumb.yaml", b"apps:\n  - {name: c, namespace: ns, chart: {path: c.tgz}}\n".to_vec()),
+                ("c.tgz", evil_archive),
+            ],
+            vec!["c.tgz", "c/../escape.yaml: absolute or parent paths are not allowed"],
+        ),
+        (
+            "YAML bomb in values",
+            vec![
+                ("plumb.yaml", chart_app.as_bytes().to_vec()),
+                ("values.yaml", bomb.into_bytes()),
+                ("chart/Chart.yaml", chart_yaml.as_bytes().to_vec()),
+                ("chart/templates/cm.yaml", b"kind: ConfigMap\n".to_vec()),
+            ],
+            vec!["values.yaml: "],
+        ),
+    ];
+    for (what, files, expected) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (path, content) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, content).expect("write");
+        }
+        let started = std::time::Instant::now();
+        let output = plumb(&["render", &dir.path().display().to_string()], home.path());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{what}: rendered");
+        assert!(output.stdout.is_empty(), "{what}: printed something: {}", String::from_utf8_lossy(&output.stdout));
+        for needle in expected {
+            assert!(stderr.contains(needle), "{what}: {needle:?} not in: {stderr}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{what}: took {:?}", started.elapsed());
+    }
+}
