@@ -162,7 +162,9 @@ fn bad_input_names_the_file_and_renders_nothing() {
         plumb::render::chart::archive::pack("c", &files)
     };
     let chart_app = "apps:\n  - {name: c, namespace: ns, chart: {path: chart}, values: [values.yaml]}\n";
-    let cases: Vec<(&str, Vec<(&str, Vec<u8>)>, Vec<&str>)> = vec![
+    // (what, files of the repo, what the error must say)
+    type Case<'a> = (&'a str, Vec<(&'a str, Vec<u8>)>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             "broken YAML",
             vec![
