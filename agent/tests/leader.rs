@@ -17,12 +17,15 @@ const PLUMB: &str = env!("CARGO_BIN_EXE_plumb");
 const LEASE: Duration = Duration::from_secs(3);
 
 /// Non-dry-run write requests an agent reports on /metrics.
+/// Successful writes an agent made. (Both agents may race to create the
+/// Lease at start; the loser's create is refused with 409 and wrote nothing.)
 fn writes(port: u16) -> f64 {
     let metrics = plumb_testenv::http::get(port, "/metrics").map(|r| r.body).unwrap_or_default();
     metrics
         .lines()
         .filter(|l| {
             l.starts_with("plumb_api_requests_total{")
+                && l.contains("code=\"2")
                 && ["\"patch\"", "\"create\"", "\"update\"", "\"delete\""]
                     .iter()
                     .any(|v| l.contains(&format!("verb={v}")))

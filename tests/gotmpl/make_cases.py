@@ -235,6 +235,20 @@ helpers = '{{- define "helper" -}}H[{{ . | typeOf }}]{{- end -}}\n{{ define "nes
 for i, t in enumerate(misc):
     case(f"misc/{i:03}", "{{ %s }}" % t, V2, helpers)
 
+# Functions whose output is random or time-dependent, checked by its shape.
+shapes = [
+    'typeOf now', 'now | kindOf', 'uuidv4 | len', 'regexMatch "^[0-9a-f-]{36}$" uuidv4', 'randAlphaNum 10 | len',
+    'randAlpha 5 | regexMatch "^[a-zA-Z]{5}$"', 'randNumeric 3 | regexMatch "^[0-9]{3}$"', 'randAscii 4 | len',
+    '(genCA "test-ca" 30).Cert | hasPrefix "-----BEGIN CERTIFICATE-----"',
+    '(genCA "test-ca" 30).Key | hasPrefix "-----BEGIN RSA PRIVATE KEY-----"',
+    '(genSelfSignedCert "self" (list "10.0.0.1") (list "a.example.com") 30).Cert | hasPrefix "-----BEGIN CERTIFICATE-----"',
+    '(genSignedCert "leaf" nil (list "b.example.com") 30 (genCA "ca" 30)).Key | hasPrefix "-----BEGIN RSA PRIVATE KEY-----"',
+    'genPrivateKey "rsa" | hasPrefix "-----BEGIN RSA PRIVATE KEY-----"', 'typeOf (genCA "x" 1)', 'shuffle "abc" | len',
+    'randInt 3 4', 'now | date "2006" | len', 'ago (toDate "2006-01-02" "2000-01-01") | hasSuffix "s"',
+]
+for i, t in enumerate(shapes):
+    v(f"shapes/{i:03}", "{{ %s }}" % t)
+
 # toYaml of each tricky string on its own, embedded like a ConfigMap.
 for i, key in enumerate(sorted(V["tricky"])):
     v(f"yaml/{i:03}", "data:\n  {{- toYaml (dict \"value\" .Values.tricky.%s) | nindent 2 }}\n  raw: {{ .Values.tricky.%s | quote }}" % (key, key))
@@ -331,6 +345,7 @@ errors = [
     "{{ tpl \"{{ fail \\\"inner\\\" }}\" . }}", "{{ len 3 }}", "{{ range 1.5 }}{{ end }}", "{{ break }}", "{{ .Values.map.a 1 }}",
     "{{ \"unterminated }}", "{{ (1 }}", "{{ .Values | }}", "{{ define \"x\" }}{{ end }}{{ include \"x\" }}",
     "{{ semverCompare \"not a constraint!!\" \"1.0.0\" }}", "{{ toDate }}", "{{ ternary 1 2 \"notbool\" }}",
+    "{{ call .Values.str }}", "{{ call .Values.missing }}",
 ]
 for i, t in enumerate(errors):
     v(f"errors/{i:03}", t)

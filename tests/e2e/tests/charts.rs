@@ -53,6 +53,20 @@ fn shop_chart(group: &str) -> Vec<(String, String)> {
     ]
 }
 
+/// CRDs are cluster-scoped: each test removes the one it made.
+async fn delete_crd(cluster: &TestCluster, group: &str) -> anyhow::Result<()> {
+    let crds: Api<DynamicObject> = Api::all_with(
+        cluster.client(),
+        &ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+        )),
+    );
+    crds.delete(&format!("widgets.{group}"), &Default::default()).await?;
+    Ok(())
+}
+
 fn files<'a>(prefix: &str, chart: &'a [(String, String)]) -> Vec<(String, &'a str)> {
     chart.iter().map(|(p, c)| (format!("{prefix}/{p}"), c.as_str())).collect()
 }
@@ -114,16 +128,7 @@ async fn vendored_chart_app_applies_crds_first_hooks_early_and_never_notes_or_te
     let AppOutcome::Synced(again) = &again.apps[0] else { panic!("not synced") };
     assert!(again.objects.iter().all(|o| o.action == plumb::apply::ObjectAction::Unchanged), "{again:#?}");
 
-    let crds: Api<DynamicObject> = Api::all_with(
-        cluster.client(),
-        &ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
-            "apiextensions.k8s.io",
-            "v1",
-            "CustomResourceDefinition",
-        )),
-    );
-    crds.delete(&format!("widgets.{group}"), &Default::default()).await?;
-    Ok(())
+    delete_crd(&cluster, &group).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -263,14 +268,5 @@ async fn remote_chart_is_pinned_by_digest_cached_and_refused_when_changed_upstre
     assert!(warm.succeeded(), "{warm:#?}");
     assert_eq!(helm_repo.hits("shop-1.0.0.tgz"), before, "the cached archive is used");
 
-    let crds: Api<DynamicObject> = Api::all_with(
-        cluster.client(),
-        &ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
-            "apiextensions.k8s.io",
-            "v1",
-            "CustomResourceDefinition",
-        )),
-    );
-    crds.delete(&format!("widgets.{group}"), &Default::default()).await?;
-    Ok(())
+    delete_crd(&cluster, &group).await
 }

@@ -177,6 +177,10 @@ impl Object for ApiVersions {
         "common.VersionSet"
     }
 
+    fn kind_name(&self) -> &'static str {
+        "slice"
+    }
+
     fn field(&self, _name: &str) -> Option<Result<Value, String>> {
         None
     }

@@ -219,6 +219,10 @@ impl Object for Files {
         "files.Files"
     }
 
+    fn kind_name(&self) -> &'static str {
+        "map"
+    }
+
     fn field(&self, name: &str) -> Option<Result<Value, String>> {
         match name {
             "AsConfig" => {

@@ -390,13 +390,7 @@ impl Parser<'_> {
         let (then, end) = self.list()?;
         let otherwise = match end.1 {
             "end" => Vec::new(),
-            "else" => {
-                let (otherwise, end) = self.list()?;
-                if end.1 != "end" {
-                    return Err(self.error(end.0, format!("expected end; found {{{{{}}}}}", end.1)));
-                }
-                otherwise
-            }
+            "else" => self.else_list()?,
             _ => {
                 // else if / else with: the chained branch ends with the same {{end}}.
                 let chained_with = matches!(self.peek_non_space(), Tok::Ident(w) if w == "with");
@@ -408,6 +402,15 @@ impl Parser<'_> {
         Ok(Node::Branch { with, pipe, then, otherwise })
     }
 
+    /// The body after `{{else}}`, up to its `{{end}}`.
+    fn else_list(&mut self) -> Result<Vec<Node>, ParseError> {
+        let (otherwise, end) = self.list()?;
+        if end.1 != "end" {
+            return Err(self.error(end.0, format!("expected end; found {{{{{}}}}}", end.1)));
+        }
+        Ok(otherwise)
+    }
+
     fn range(&mut self) -> Result<Node, ParseError> {
         let mark = self.vars.len();
         let pipe = self.pipeline("range")?;
@@ -416,13 +419,7 @@ impl Parser<'_> {
         self.range_depth -= 1;
         let otherwise = match end.1 {
             "end" => Vec::new(),
-            "else" => {
-                let (otherwise, end) = self.list()?;
-                if end.1 != "end" {
-                    return Err(self.error(end.0, format!("expected end; found {{{{{}}}}}", end.1)));
-                }
-                otherwise
-            }
+            "else" => self.else_list()?,
             _ => return Err(self.error(end.0, "unexpected {{else if}} in range")),
         };
         self.vars.truncate(mark);

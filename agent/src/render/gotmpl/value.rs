@@ -87,6 +87,11 @@ pub trait Object {
     /// How `%v` prints it (Go's `String()` method when it has one).
     fn display(&self) -> String;
 
+    /// The Go reflect kind (Sprig's `kindOf`): most of Helm's objects are pointers.
+    fn kind_name(&self) -> &'static str {
+        "ptr"
+    }
+
     /// Its exported fields, for `toYaml`/`toJson` (Go marshals structs by field).
     fn as_map(&self) -> Option<Map> {
         None
@@ -161,7 +166,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::List(..) => "slice",
             Value::Map(_) => "map",
-            Value::Object(_) => "ptr",
+            Value::Object(o) => o.kind_name(),
         }
     }
 

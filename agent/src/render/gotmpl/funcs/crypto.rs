@@ -32,6 +32,10 @@ impl Object for Certificate {
         "sprig.certificate"
     }
 
+    fn kind_name(&self) -> &'static str {
+        "struct"
+    }
+
     fn field(&self, name: &str) -> Option<Result<Value, String>> {
         match name {
             "Cert" => Some(Ok(Value::str(self.cert.as_str()))),
@@ -124,7 +128,14 @@ fn gen_ca(cn: &str, days: i64, key: Option<&str>) -> Result<Value, String> {
     Ok(certificate(cert, pem))
 }
 
-fn gen_self_signed(cn: &str, ips: &Value, dns: &Value, days: i64, key: Option<&str>) -> Result<Value, String> {
+/// The key (given or new) and the parameters of a server/client certificate.
+fn leaf(
+    cn: &str,
+    ips: &Value,
+    dns: &Value,
+    days: i64,
+    key: Option<&str>,
+) -> Result<(KeyPair, String, CertificateParams), String> {
     let (pair, pem) = match key {
         Some(pem) => key_from_pem(pem)?,
         None => rsa_key()?,
@@ -132,6 +143,11 @@ fn gen_self_signed(cn: &str, ips: &Value, dns: &Value, days: i64, key: Option<&s
     let mut params = params(cn, ips, dns, days)?;
     params.key_usages = vec![KeyUsagePurpose::KeyEncipherment, KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+    Ok((pair, pem, params))
+}
+
+fn gen_self_signed(cn: &str, ips: &Value, dns: &Value, days: i64, key: Option<&str>) -> Result<Value, String> {
+    let (pair, pem, params) = leaf(cn, ips, dns, days, key)?;
     let cert = params.self_signed(&pair).map_err(|e| format!("error generating certificate: {e}"))?;
     Ok(certificate(cert, pem))
 }
@@ -154,13 +170,7 @@ fn gen_signed(cn: &str, ips: &Value, dns: &Value, days: i64, ca: &Value, key: Op
     let (ca_cert, ca_key) = ca_parts(ca)?;
     let (ca_pair, _) = key_from_pem(&ca_key)?;
     let issuer = Issuer::from_ca_cert_pem(&ca_cert, ca_pair).map_err(|e| format!("error parsing ca: {e}"))?;
-    let (pair, pem) = match key {
-        Some(pem) => key_from_pem(pem)?,
-        None => rsa_key()?,
-    };
-    let mut params = params(cn, ips, dns, days)?;
-    params.key_usages = vec![KeyUsagePurpose::KeyEncipherment, KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+    let (pair, pem, params) = leaf(cn, ips, dns, days, key)?;
     let cert = params.signed_by(&pair, &issuer).map_err(|e| format!("error generating certificate: {e}"))?;
     Ok(certificate(cert, pem))
 }

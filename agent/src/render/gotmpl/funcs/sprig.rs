@@ -1323,6 +1323,10 @@ impl Object for Time {
         "time.Time"
     }
 
+    fn kind_name(&self) -> &'static str {
+        "struct"
+    }
+
     fn field(&self, name: &str) -> Option<Result<Value, String>> {
         let t = &self.0;
         Some(Ok(match name {
