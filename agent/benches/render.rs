@@ -93,7 +93,7 @@ fn bench_case(chart_dir: &Path, values_file: &Path) -> Row {
 }
 
 fn main() {
-    let charts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/charts");
+    let charts = plumb_testenv::binaries::shared_charts();
     let mut rows = Vec::new();
     let mut dirs: Vec<PathBuf> =
         std::fs::read_dir(&charts).expect("shared charts").flatten().map(|e| e.path()).collect();

@@ -12,7 +12,13 @@ use plumb::render::gotmpl::Clock;
 use plumb::source::DirTree;
 
 fn charts_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/charts")
+    let dir = plumb_testenv::binaries::shared_charts();
+    assert!(
+        dir.is_dir(),
+        "{} is missing: the reference charts live in shared/charts beside the repository (or set PLUMB_SHARED_CHARTS)",
+        dir.display()
+    );
+    dir
 }
 
 fn read_json(path: &Path) -> serde_json::Value {

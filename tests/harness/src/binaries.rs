@@ -115,3 +115,19 @@ pub fn ensure_built(mut progress: impl FnMut(&str)) -> Result<Binaries, Error> {
     }
     locate()
 }
+
+/// The shared reference charts (`shared/charts` beside the repository):
+/// `$PLUMB_SHARED_CHARTS`, else the first `shared/charts` found next to the
+/// workspace or one of its parent folders.
+pub fn shared_charts() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PLUMB_SHARED_CHARTS") {
+        return PathBuf::from(dir);
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let workspace = workspace.canonicalize().unwrap_or(workspace);
+    workspace
+        .ancestors()
+        .map(|dir| dir.join("shared/charts"))
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(|| workspace.join("../shared/charts"))
+}
