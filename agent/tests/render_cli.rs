@@ -97,6 +97,13 @@ fn past_commits_secrets_errors_and_capabilities() {
     let past = stdout(&plumb(&["render", &path, "--ref", &first, "--app", "chart"], home.path()));
     assert!(past.contains("name: caps"), "{past}");
 
+    // A Git URL renders the named branch (or a tag, or a full sha) of the remote.
+    let url = format!("file://{path}");
+    let remote = stdout(&plumb(&["render", &url, "--ref", "main", "--app", "app"], home.path()));
+    assert!(remote.contains("name: creds"), "{remote}");
+    let pinned = stdout(&plumb(&["render", &url, "--ref", &first, "--app", "chart"], home.path()));
+    assert!(pinned.contains("name: caps"), "{pinned}");
+
     let unknown = plumb(&["render", &path, "--app", "nope"], home.path());
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("has no app \"nope\" (apps: app, chart)"));
