@@ -77,6 +77,8 @@ pub struct SyncReport {
     pub result: Result<(), ApplyError>,
     /// Wall time.
     pub duration: Duration,
+    /// Position of each object in `objects`.
+    pub(crate) index: std::collections::HashMap<ObjectKey, usize>,
 }
 
 impl SyncReport {
@@ -92,6 +94,7 @@ impl SyncReport {
             waves: 0,
             result: Err(error),
             duration: Duration::ZERO,
+            index: Default::default(),
         }
     }
 
@@ -117,14 +120,23 @@ impl SyncReport {
     }
 
     /// Records which fields an update changed.
+    /// The entry of `key` (found by a map: apps have thousands of objects).
+    fn entry(&mut self, key: &ObjectKey) -> Option<&mut ObjectReport> {
+        if self.index.len() != self.objects.len() {
+            self.index = self.objects.iter().enumerate().map(|(i, o)| (o.key.clone(), i)).collect();
+        }
+        let i = *self.index.get(key)?;
+        self.objects.get_mut(i)
+    }
+
     pub(crate) fn record_fields(&mut self, key: &ObjectKey, fields: Vec<String>) {
-        if let Some(o) = self.objects.iter_mut().find(|o| &o.key == key) {
+        if let Some(o) = self.entry(key) {
             o.fields = fields;
         }
     }
 
     pub(crate) fn record(&mut self, key: &ObjectKey, outcome: Result<(), String>, duration: Duration) {
-        if let Some(o) = self.objects.iter_mut().find(|o| &o.key == key) {
+        if let Some(o) = self.entry(key) {
             o.done = outcome.is_ok();
             o.error = outcome.err();
             o.duration = duration;

@@ -220,6 +220,7 @@ impl Syncer {
             waves: 0,
             result: Ok(()),
             duration: Duration::ZERO,
+            index: Default::default(),
         };
         let span = info_span!("sync", app = %request.app.name, commit = request.commit.as_deref().unwrap_or("-"));
         report.result = self.run(&request, &mut report).instrument(span).await;
@@ -304,8 +305,9 @@ impl Syncer {
         self.dry_run(&catalog, &desired, &checkable).await?;
 
         let mut working = previous.clone().unwrap_or_else(|| Inventory { app: app.clone(), ..Default::default() });
+        let mut index = inventory_index(&working);
         for &i in &writes {
-            upsert(&mut working, &desired[i], String::new(), 0);
+            upsert(&mut working, &mut index, &desired[i], String::new(), 0);
         }
         working.sort();
         self.store.write(&working).await?;
@@ -433,6 +435,7 @@ impl Syncer {
     ) -> Result<(), ApplyError> {
         let Waves { desired, plan, deferred, timeout, enforce } = *waves;
         let total = plan.waves.len();
+        let mut index = inventory_index(working);
         for (done, wave) in plan.waves.iter().enumerate() {
             let writes: Vec<usize> = wave.iter().filter(|s| s.action != Action::Unchanged).map(|s| s.index).collect();
             if writes.is_empty() {
@@ -472,7 +475,7 @@ impl Syncer {
                 match result {
                     Ok(object) => {
                         let expected = Expected::of(&object, Arc::new(o.clone()), enforce);
-                        upsert(working, o, o.hash.clone(), expected.fingerprint);
+                        upsert(working, &mut index, o, o.hash.clone(), expected.fingerprint);
                         if let Some(cache) = &self.live {
                             cache.applied(o.key.clone(), expected);
                         }
@@ -596,19 +599,34 @@ impl Syncer {
     }
 }
 
-fn upsert(inventory: &mut Inventory, o: &DesiredObject, hash: String, fields: u64) {
-    match inventory.entries.iter_mut().find(|e| e.key == o.key) {
+/// Where each object is in the inventory's entries (large apps have
+/// thousands: a linear search per applied object would be quadratic).
+fn inventory_index(inventory: &Inventory) -> HashMap<ObjectKey, usize> {
+    inventory.entries.iter().enumerate().map(|(i, e)| (e.key.clone(), i)).collect()
+}
+
+fn upsert(
+    inventory: &mut Inventory,
+    index: &mut HashMap<ObjectKey, usize>,
+    o: &DesiredObject,
+    hash: String,
+    fields: u64,
+) {
+    match index.get(&o.key).and_then(|&i| inventory.entries.get_mut(i)) {
         Some(e) => {
             e.api_version = o.api_version.clone();
             e.hash = hash;
             e.fields = fields;
         }
-        None => inventory.entries.push(InventoryEntry {
-            key: o.key.clone(),
-            api_version: o.api_version.clone(),
-            hash,
-            fields,
-        }),
+        None => {
+            index.insert(o.key.clone(), inventory.entries.len());
+            inventory.entries.push(InventoryEntry {
+                key: o.key.clone(),
+                api_version: o.api_version.clone(),
+                hash,
+                fields,
+            });
+        }
     }
 }
 

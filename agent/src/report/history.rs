@@ -20,6 +20,10 @@ pub const HISTORY_MANAGER: &str = "plumb-history";
 /// Records kept per app.
 pub const HISTORY_LEN: usize = 20;
 
+/// Actions kept per history record: the ConfigMap also holds the inventory
+/// and must stay under 1 MiB; the audit log keeps every action.
+pub const HISTORY_ACTIONS: usize = 50;
+
 /// Writes the history of each app.
 pub struct History {
     api: Api<ConfigMap>,
@@ -47,7 +51,7 @@ impl History {
             recent.insert(record.app.clone(), lines);
         }
         let lines = recent.entry(record.app.clone()).or_default();
-        lines.push_back(serde_json::to_string(record).unwrap_or_default());
+        lines.push_back(serde_json::to_string(&trimmed(record)).unwrap_or_default());
         while lines.len() > HISTORY_LEN {
             lines.pop_front();
         }
@@ -60,6 +64,24 @@ impl History {
         self.api.patch(&name, &PatchParams::apply(HISTORY_MANAGER).force(), &Patch::Apply(&body)).await?;
         Ok(())
     }
+}
+
+/// A copy of `record` with at most [`HISTORY_ACTIONS`] actions, the rest
+/// counted in a last one.
+fn trimmed(record: &AuditRecord) -> AuditRecord {
+    let mut copy = record.clone();
+    if copy.actions.len() > HISTORY_ACTIONS {
+        let more = copy.actions.len() - HISTORY_ACTIONS;
+        copy.actions.truncate(HISTORY_ACTIONS);
+        copy.actions.push(crate::report::audit::AuditAction {
+            object: format!("{more} more objects (the audit log lists every one)"),
+            action: "more".into(),
+            done: true,
+            fields: Vec::new(),
+            error: None,
+        });
+    }
+    copy
 }
 
 /// The recorded history of every app (or one) in `namespace`, oldest first.
@@ -81,4 +103,30 @@ pub async fn read(
         history.insert(app, records);
     }
     Ok(history)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::audit::AuditAction;
+
+    #[test]
+    fn large_syncs_are_trimmed_in_the_configmap_copy() {
+        let mut record = AuditRecord::new("sync", "big", None);
+        record.actions = (0..10_000)
+            .map(|i| AuditAction {
+                object: format!("ConfigMap/ns/cm-{i}"),
+                action: "create".into(),
+                done: true,
+                fields: Vec::new(),
+                error: None,
+            })
+            .collect();
+        let copy = trimmed(&record);
+        assert_eq!(copy.actions.len(), HISTORY_ACTIONS + 1);
+        assert_eq!(copy.actions[HISTORY_ACTIONS].object, "9950 more objects (the audit log lists every one)");
+        assert!(serde_json::to_string(&copy).unwrap_or_default().len() < 10_000);
+        let small = AuditRecord::new("sync", "small", None);
+        assert_eq!(trimmed(&small), small);
+    }
 }
