@@ -14,6 +14,7 @@ pub mod client;
 pub mod demo;
 pub mod duration;
 pub mod live;
+pub mod memory;
 pub mod plan;
 pub mod progress;
 pub mod render;

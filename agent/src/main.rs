@@ -8,6 +8,7 @@ use plumb::cli::{Cli, Outcome};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     plumb::cli::init_logging(&cli.global);
+    plumb::memory::limit_arenas();
     // libgit2 keeps its timeouts in globals that must be set before any
     // thread exists, so before the runtime starts.
     if let Err(error) = plumb::source::git::set_timeouts(10_000, 60_000) {

@@ -179,6 +179,8 @@ pub async fn run(
                 let span = info_span!("commit", commit = %short(&commit));
                 let report = sync_commit(&syncer, tree, &commit).instrument(span).await;
                 reporter.commit_synced(&report, info.as_ref(), &signature.to_string()).await;
+                // A sync of many objects peaks high; give that memory back.
+                crate::memory::release_free_memory();
                 if report.succeeded() {
                     info!(commit = %short(&commit), apps = report.apps.len(), "commit synced");
                     synced = Some(commit);
