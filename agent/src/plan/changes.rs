@@ -2,7 +2,7 @@
 //! prunes, with the guards that keep a bad commit from deleting what it
 //! should not.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 
 use super::order::{kind_rank, waves};
 use super::{DesiredObject, Inventory, InventoryEntry, ObjectKey, PlanError};
@@ -129,7 +129,10 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     if input.desired.is_empty() && managed > 0 && !input.remove_app {
         return Err(PlanError::EmptyRender { app: input.app.to_string(), managed });
     }
-    let previous = input.inventory.map(Inventory::by_key).unwrap_or_default();
+    // Hash lookups: apps have thousands of objects, and ordered maps of keys
+    // spent most of a no-op plan comparing strings.
+    let previous: HashMap<&ObjectKey, &InventoryEntry> =
+        input.inventory.iter().flat_map(|i| &i.entries).map(|e| (&e.key, e)).collect();
 
     let waves = waves(input.desired)?
         .into_iter()
@@ -152,7 +155,7 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         })
         .collect();
 
-    let desired_keys: BTreeSet<&ObjectKey> = input.desired.iter().map(|o| &o.key).collect();
+    let desired_keys: HashSet<&ObjectKey> = input.desired.iter().map(|o| &o.key).collect();
     let (mut prune, mut left_alone, mut gone) = (Vec::new(), Vec::new(), Vec::new());
     for entry in input.inventory.iter().flat_map(|i| &i.entries) {
         if desired_keys.contains(&entry.key) {

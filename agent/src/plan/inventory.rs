@@ -54,11 +54,6 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// Entries by key.
-    pub fn by_key(&self) -> BTreeMap<&ObjectKey, &InventoryEntry> {
-        self.entries.iter().map(|e| (&e.key, e)).collect()
-    }
-
     /// Sorts entries by key so the stored bytes are stable.
     pub fn sort(&mut self) {
         self.entries.sort_by(|a, b| a.key.cmp(&b.key));
