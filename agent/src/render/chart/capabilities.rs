@@ -120,9 +120,8 @@ impl Capabilities {
 /// `1.30`, `v1.30.0`, `1.30.0-gke.1` → `v1.30.0...`; an error names the input.
 pub fn normalize_version(version: &str) -> Result<String, String> {
     let trimmed = version.trim().trim_start_matches('v');
-    let parsed = crate::render::gotmpl::funcs::semver::parse_version(trimmed)
+    crate::render::gotmpl::funcs::semver::parse_version(trimmed)
         .ok_or_else(|| format!("kube version {version:?} is not a semantic version (expected e.g. v1.30.0)"))?;
-    let _ = parsed;
     let mut parts: Vec<&str> = trimmed.splitn(2, '-').collect();
     let core = parts.remove(0);
     let mut numbers: Vec<String> = core.split('.').map(str::to_string).collect();

@@ -187,14 +187,18 @@ fn template_error(error: &TemplateError) -> ChartError {
             // The innermost `fail`/`required` message, even inside include
             // or tpl, at the position in the template being rendered.
             let text = e.to_string();
-            let user_error = ["error calling fail: ", "error calling required: "]
+            let message = ["error calling fail: ", "error calling required: "]
                 .iter()
-                .filter_map(|marker| text.rfind(marker).map(|i| (i, i + marker.len())))
+                .filter_map(|marker| text.rfind(marker).map(|i| i + marker.len()))
                 .max();
-            if let Some((at, message_start)) = user_error {
-                let location = format!("{}:{}:{}", e.file, e.line, e.col);
-                let _ = at;
-                return ChartError::Template(format!("execution error at ({location}): {}", &text[message_start..]));
+            if let Some(start) = message {
+                return ChartError::Template(format!(
+                    "execution error at ({}:{}:{}): {}",
+                    e.file,
+                    e.line,
+                    e.col,
+                    &text[start..]
+                ));
             }
             ChartError::Template(text)
         }

@@ -362,7 +362,9 @@ impl Lexer<'_> {
 
     fn char_constant(&mut self, start: usize) -> Result<char, ParseError> {
         let rest = &self.src[start + 1..];
-        let Some(end) = rest.find('\'') else {
+        // `'\''` holds a quote: the closing one comes after the escape.
+        let from = usize::from(rest.starts_with("\\'")) * 2;
+        let Some(end) = rest[from..].find('\'').map(|i| i + from) else {
             return Err(self.error(start, "unterminated character constant"));
         };
         let body = &rest[..end];

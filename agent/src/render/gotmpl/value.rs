@@ -205,23 +205,6 @@ impl Value {
             }
         }
     }
-
-    /// Converts to JSON the way Go's `encoding/json` marshals it; `None` for
-    /// values JSON cannot hold (NaN, infinities).
-    pub fn to_json(&self) -> Option<serde_json::Value> {
-        Some(match self {
-            Value::Nil => serde_json::Value::Null,
-            Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Int(i) | Value::Int64(i) => serde_json::Value::from(*i),
-            Value::Float(f) => serde_json::Value::Number(serde_json::Number::from_f64(*f)?),
-            Value::Str(s) => serde_json::Value::String(s.to_string()),
-            Value::List(l, _) => serde_json::Value::Array(l.iter().map(Value::to_json).collect::<Option<_>>()?),
-            Value::Map(m) => serde_json::Value::Object(
-                m.borrow().iter().map(|(k, v)| Some((k.clone(), v.to_json()?))).collect::<Option<_>>()?,
-            ),
-            Value::Object(o) => serde_json::Value::String(o.display()),
-        })
-    }
 }
 
 impl std::fmt::Debug for Value {

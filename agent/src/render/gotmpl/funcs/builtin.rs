@@ -134,12 +134,8 @@ fn slice(item: &Value, indices: &[Value]) -> Result<Value, String> {
             s.get(bounds[0]..bounds[1]).map(Value::str).ok_or_else(|| "slice splits a character".into())
         }
         Value::List(l, t) => Ok(Value::List(std::rc::Rc::new(l[bounds[0]..bounds[1]].to_vec()), *t)),
-        _ => unreachable_kind(),
+        _ => Err(format!("can't slice item of type {}", item.type_name())),
     }
-}
-
-fn unreachable_kind() -> Result<Value, String> {
-    Err("can't slice this value".into())
 }
 
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
