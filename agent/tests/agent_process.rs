@@ -38,6 +38,22 @@ fn app_files(outcome: &str, with_early: bool) -> Vec<(String, String)> {
     files
 }
 
+/// Waits until the agent has applied the `slow` Deployment (and so waits on its rollout).
+async fn wait_for_rollout_wave(
+    cluster: &TestCluster,
+    namespace: &str,
+    agent: &mut ManagedProcess,
+) -> anyhow::Result<()> {
+    let deployments = Api::<Deployment>::namespaced(cluster.client(), namespace);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while deployments.get_opt("slow").await?.is_none() {
+        agent.check_running()?;
+        assert!(Instant::now() < deadline, "the agent never reached the Deployment wave:\n{}", agent.log_tail(30));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
 fn run_args(repo: &Path, namespace: &str, cache: &Path, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "run".into(),
@@ -76,13 +92,7 @@ async fn an_agent_killed_mid_sync_converges_after_restart() -> anyhow::Result<()
         &dir.path().join("plumb-1.log"),
     )?;
     // Wait until the early waves are applied and the agent waits on the rollout.
-    let deployments = Api::<Deployment>::namespaced(cluster.client(), ns.name());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while deployments.get_opt("slow").await?.is_none() {
-        agent.check_running()?;
-        assert!(Instant::now() < deadline, "the agent never reached the Deployment wave:\n{}", agent.log_tail(30));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_rollout_wave(&cluster, ns.name(), &mut agent).await?;
     let cms = Api::<ConfigMap>::namespaced(cluster.client(), ns.name());
     assert!(cms.get_opt("early").await?.is_some());
     // SIGKILL: no cleanup of any kind.
@@ -196,13 +206,7 @@ async fn sigterm_mid_sync_stops_at_a_wave_boundary_with_a_consistent_inventory_a
     args.push("--health-timeout=10m".into());
     let mut agent =
         ManagedProcess::spawn_with_env("plumb run", Path::new(PLUMB), &args, &env, &dir.path().join("plumb.log"))?;
-    let deployments = Api::<Deployment>::namespaced(cluster.client(), ns.name());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while deployments.get_opt("slow").await?.is_none() {
-        agent.check_running()?;
-        assert!(Instant::now() < deadline, "the agent never reached the Deployment wave:\n{}", agent.log_tail(30));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_rollout_wave(&cluster, ns.name(), &mut agent).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let signalled = Instant::now();
