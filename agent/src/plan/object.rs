@@ -96,13 +96,19 @@ fn required_str<'a>(manifest: &'a Value, pointer: &str, field: &str, origin: &st
 /// Normalises a rendered manifest for `app`: [`identify`], then the known
 /// API-server quirk fixes, and a hash of the result.
 pub fn normalise(app: &AppContext, manifest: Value, origin: &str, scopes: &Scopes) -> Result<DesiredObject, PlanError> {
-    let (key, api_version, mut manifest) = identify(app, manifest, origin, scopes)?;
+    let (key, api_version, manifest) = identify(app, manifest, origin, scopes)?;
+    Ok(with_apply_fixes(key, api_version, manifest, origin))
+}
+
+/// An [`identify`]-ed object made ready to apply: the known API-server
+/// quirk fixes, and the hash of the result.
+pub fn with_apply_fixes(key: ObjectKey, api_version: String, mut manifest: Value, origin: &str) -> DesiredObject {
     default_port_protocols(&key.kind, &mut manifest);
     if key.group.is_empty() && key.kind == "Secret" {
         string_data_to_data(&mut manifest);
     }
     let hash = hash_value(&manifest);
-    Ok(DesiredObject { key, api_version, manifest, hash, origin: origin.to_string() })
+    DesiredObject { key, api_version, manifest, hash, origin: origin.to_string() }
 }
 
 /// The object as rendered, owned by `app`: its key, its apiVersion, and the

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::live::drift::REDACTED;
-use crate::plan::object::{identify, normalise};
+use crate::plan::object::{identify, with_apply_fixes};
 use crate::plan::order::waves;
 use crate::plan::{AppContext, Scopes};
 use crate::render::config::{self, CONFIG_FILE};
@@ -151,10 +151,11 @@ pub fn render(tree: Arc<dyn Tree>, options: &RenderOptions) -> Result<Rendered, 
                     ));
                     scopes.insert(&group, &kind, true);
                 }
-                let (_, _, view) =
-                    identify(&context, object.manifest.clone(), &object.origin, &scopes).map_err(|e| e.to_string())?;
+                // Printed as identified; ordered as it will be applied.
+                let (key, api_version, view) =
+                    identify(&context, object.manifest, &object.origin, &scopes).map_err(|e| e.to_string())?;
+                desired.push(with_apply_fixes(key, api_version, view.clone(), &object.origin));
                 views.push(view);
-                desired.push(normalise(&context, object.manifest, &object.origin, &scopes).map_err(|e| e.to_string())?);
             }
             let order = waves(&desired).map_err(|e| e.to_string())?;
             for wave in order {
