@@ -74,7 +74,7 @@ pub enum ListType {
 
 /// A struct-like value: named fields and methods callable with arguments,
 /// like the Go structs Helm passes to templates.
-pub trait Object {
+pub trait Object: std::any::Any {
     /// The Go type name, for `%T` and error messages.
     fn type_name(&self) -> &str;
     /// A field or method without arguments; `None` if there is no such member.

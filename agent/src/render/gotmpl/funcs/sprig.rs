@@ -1355,9 +1355,9 @@ impl Object for Time {
 
 fn time_arg(value: &Value) -> Option<jiff::Zoned> {
     match value {
-        Value::Object(o) if o.type_name() == "time.Time" => {
-            let text = o.display();
-            parse_go_time("2006-01-02 15:04:05.999999999 -0700 MST", &text)
+        Value::Object(o) => {
+            let object: &dyn std::any::Any = o.as_ref();
+            object.downcast_ref::<Time>().map(|t| t.0.clone())
         }
         Value::Int(i) | Value::Int64(i) => {
             jiff::Timestamp::from_second(*i).ok().map(|t| t.to_zoned(jiff::tz::TimeZone::UTC))
