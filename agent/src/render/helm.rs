@@ -64,20 +64,19 @@ pub fn render_chart_app(
     chart::schema::validate(&prepared, &values).map_err(|e| error(e.to_string()))?;
     // Deeply nested includes recurse; a big stack keeps that off the
     // caller's (tokio's blocking threads have 2 MiB).
-    let rendered = {
-        let (prepared, values, release, caps) =
-            (prepared.clone(), values.clone(), release.clone(), env.capabilities.clone());
+    let rendered = std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("chart-render".into())
             .stack_size(64 << 20)
-            .spawn(move || {
-                chart::render(&prepared, &values, &release, &caps, Clock::system()).map_err(|e| e.to_string())
+            .spawn_scoped(scope, || {
+                chart::render(&prepared, &values, &release, &env.capabilities, Clock::system())
+                    .map_err(|e| e.to_string())
             })
             .map_err(|e| error(format!("cannot start the render thread: {e}")))?
             .join()
             .map_err(|_| error("the chart render panicked".into()))?
-            .map_err(|e| error(format!("{origin}: {e}")))?
-    };
+            .map_err(|e| error(format!("{origin}: {e}")))
+    })?;
     let objects = objects(&prepared, &rendered)?;
     if let Ok(mut cache) = CACHE.lock() {
         let cache = cache.get_or_insert_with(HashMap::new);
@@ -143,7 +142,7 @@ fn hash_chart(hasher: &mut Sha256, chart: &Chart) {
         hasher.update(path);
         hasher.update(source);
     }
-    for (path, data) in &chart.files {
+    for (path, data) in chart.files.iter() {
         hasher.update(path);
         hasher.update(data);
     }

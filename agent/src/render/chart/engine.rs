@@ -129,7 +129,7 @@ fn collect(chart: &Chart, parent: &str, values: Value, common: &(Value, Value), 
     data.insert("Release".into(), common.0.clone());
     data.insert("Capabilities".into(), common.1.clone());
     data.insert("Chart".into(), chart_metadata(&chart.metadata));
-    data.insert("Files".into(), Value::Object(Rc::new(Files(Rc::new(chart.files.clone())))));
+    data.insert("Files".into(), Value::Object(Rc::new(Files(chart.files.clone()))));
     let mut subcharts = Map::new();
     for sub in &chart.dependencies {
         let sub_values = match &values {
@@ -209,8 +209,8 @@ fn template_error(error: &TemplateError) -> ChartError {
     }
 }
 
-/// `.Files`: the chart's non-template files.
-struct Files(Rc<BTreeMap<String, Vec<u8>>>);
+/// `.Files`: the chart's non-template files (shared with the chart, not copied).
+struct Files(Arc<BTreeMap<String, Vec<u8>>>);
 
 impl Files {
     fn get(&self, path: &str) -> String {
@@ -271,7 +271,7 @@ impl Object for Files {
                     .filter(|(path, _)| glob_double_star(&pattern, path))
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
-                Value::Object(Rc::new(Files(Rc::new(matched))))
+                Value::Object(Rc::new(Files(Arc::new(matched))))
             }),
             _ => return None,
         })

@@ -21,7 +21,7 @@ pub struct Chart {
     /// Templates: path inside the chart (`templates/x.yaml`) and source.
     pub templates: Vec<(String, String)>,
     /// Every other file, for `.Files` (and `crds/`).
-    pub files: BTreeMap<String, Vec<u8>>,
+    pub files: std::sync::Arc<BTreeMap<String, Vec<u8>>>,
     /// Subcharts, as found under `charts/`.
     pub dependencies: Vec<Chart>,
     /// Where the chart came from, for messages.
@@ -148,6 +148,14 @@ impl Chart {
         for (path, data) in archives {
             dependencies.push(super::archive::load(&format!("{origin}/{path}"), &data)?);
         }
-        Ok(Chart { metadata, values, schema, templates, files: rest, dependencies, origin: origin.to_string() })
+        Ok(Chart {
+            metadata,
+            values,
+            schema,
+            templates,
+            files: std::sync::Arc::new(rest),
+            dependencies,
+            origin: origin.to_string(),
+        })
     }
 }

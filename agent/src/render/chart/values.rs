@@ -170,6 +170,9 @@ fn process_enabled(chart: &mut Chart, values: &Value, path: &str) {
     if entries.is_empty() && chart.dependencies.is_empty() {
         return;
     }
+    // Conditions and tags are evaluated against the values coalesced with
+    // every loaded subchart.
+    let cvals = coalesce(chart, values.clone());
     let loaded = std::mem::take(&mut chart.dependencies);
     let mut kept = Vec::new();
     // Subcharts not listed in Chart.yaml are always included.
@@ -178,10 +181,6 @@ fn process_enabled(chart: &mut Chart, values: &Value, path: &str) {
             kept.push(sub.clone());
         }
     }
-    // Conditions and tags are evaluated against the coalesced values.
-    let mut probe = chart.clone();
-    probe.dependencies = loaded.clone();
-    let cvals = coalesce(&probe, values.clone());
     let tags = cvals.get("tags");
     for entry in &entries {
         let Some(name) = entry["name"].as_str() else { continue };
@@ -275,7 +274,6 @@ fn process_imports(chart: &mut Chart, user: &Value) {
 mod tests {
     use super::*;
     use serde_json::json;
-    use std::collections::BTreeMap;
 
     fn chart(name: &str, values: Value, deps: Vec<Chart>, entries: Value) -> Chart {
         Chart {
@@ -283,7 +281,7 @@ mod tests {
             values,
             schema: None,
             templates: Vec::new(),
-            files: BTreeMap::new(),
+            files: Default::default(),
             dependencies: deps,
             origin: name.into(),
         }
