@@ -10,8 +10,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use plumb::render::chart::{self, Capabilities, Chart, Release};
-use plumb::render::gotmpl::Clock;
 use plumb::source::DirTree;
+use plumb_gotmpl::Clock;
 
 const ITERATIONS: usize = 30;
 
@@ -55,7 +55,7 @@ fn helm_render_ms(chart_dir: &Path, values: &Path, kube_version: &str) -> Option
 fn bench_case(chart_dir: &Path, values_file: &Path) -> Row {
     let kube_version = "v1.30.0";
     let user =
-        plumb::render::yaml11::from_str(&std::fs::read_to_string(values_file).expect("values")).expect("values parse");
+        plumb_gotmpl::yaml11::from_str(&std::fs::read_to_string(values_file).expect("values")).expect("values parse");
     let release = Release { name: "rel".into(), namespace: "ns".into(), revision: 1, is_install: true };
     let caps = Capabilities::offline(Some(kube_version), &[]).expect("caps");
     let clock = Clock::system();

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use plumb::render::chart::{self, Capabilities, Chart, Release};
-use plumb::render::gotmpl::Clock;
 use plumb::source::DirTree;
+use plumb_gotmpl::Clock;
 
 fn charts_dir() -> PathBuf {
     let dir = plumb_testenv::binaries::shared_charts();
@@ -35,7 +35,7 @@ fn render_case(
     let tree = DirTree::new(chart_dir).map_err(|e| e.to_string())?;
     let loaded = Chart::from_tree(&tree, "").map_err(|e| e.to_string())?;
     let values_text = std::fs::read_to_string(values_file).map_err(|e| e.to_string())?;
-    let user = plumb::render::yaml11::from_str(&values_text)?;
+    let user = plumb_gotmpl::yaml11::from_str(&values_text)?;
     let (prepared, values) = chart::values::prepare(loaded, &user);
     chart::schema::validate(&prepared, &values).map_err(|e| e.to_string())?;
     let release = Release {
@@ -288,7 +288,7 @@ fn plumb_render_yields_helms_objects_for_every_case() {
             if skip.contains(&template) {
                 continue;
             }
-            let manifest = plumb::render::yaml11::from_str(body).expect("plumb's output parses");
+            let manifest = plumb_gotmpl::yaml11::from_str(body).expect("plumb's output parses");
             ours.insert(identity(&manifest), manifest);
         }
         // Helm's, with the label and namespace plumb adds.

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use plumb::render::chart::{self, Capabilities, Chart, Release};
-use plumb::render::gotmpl::Clock;
+use plumb_gotmpl::Clock;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

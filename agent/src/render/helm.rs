@@ -16,10 +16,10 @@ use sha2::{Digest, Sha256};
 
 use super::chart::{self, Capabilities, Chart, ChartError, Release};
 use super::config::{App, CONFIG_FILE, ChartSource};
-use super::gotmpl::Clock;
 use super::{RenderError, RenderedObject, plain, values_file};
 use crate::source::Tree;
 use crate::source::tree::Subdir;
+use plumb_gotmpl::Clock;
 
 /// Everything a chart render depends on besides the commit.
 #[derive(Clone, Default)]

@@ -4,27 +4,21 @@
 //! - [`plain`] — directories of plain YAML/JSON manifests.
 //! - [`chart`] — Helm charts rendered natively; [`helm`] — chart apps.
 //! - [`lock`], [`remote`], [`fetch`] — `plumb.lock` and pinned remote charts.
-//! - [`gotmpl`] — Go's `text/template` with Sprig and Helm's functions.
-//! - [`yaml11`] — YAML read as Helm reads values (YAML 1.1 scalars).
+//!
+//! Charts are executed by the `plumb-gotmpl` crate (Go's `text/template`
+//! with Sprig and Helm's functions); values are read with its `yaml11`.
 
 pub mod chart;
 pub mod config;
 pub mod fetch;
-pub mod gotmpl;
 pub mod helm;
 pub mod lock;
 pub mod plain;
 pub mod remote;
-pub mod yaml11;
 
 pub use crate::plan::RenderedObject;
 
-/// A YAML parser error as one line, `line L column C: reason` (the caller
-/// prefixes the file).
-pub(crate) fn yaml_error(error: &serde_saphyr::Error) -> String {
-    let text = error.to_string();
-    text.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string()
-}
+pub(crate) use plumb_gotmpl::yaml11::{self, yaml_error};
 
 /// A values file of the repo as JSON, read as Helm reads values.
 pub fn values_file(tree: &dyn crate::source::Tree, path: &str) -> Result<serde_json::Value, RenderError> {

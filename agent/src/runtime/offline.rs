@@ -12,10 +12,10 @@ use crate::plan::object::{identify, with_apply_fixes};
 use crate::plan::order::waves;
 use crate::plan::{AppContext, Scopes};
 use crate::render::config::{self, CONFIG_FILE};
-use crate::render::gotmpl::Value as TemplateValue;
-use crate::render::gotmpl::funcs::yaml::to_yaml;
 use crate::render::helm::ChartEnv;
 use crate::source::Tree;
+use plumb_gotmpl::Value as TemplateValue;
+use plumb_gotmpl::funcs::yaml::to_yaml;
 
 use super::commit::render_app;
 

@@ -5,7 +5,7 @@
 
 use std::rc::Rc;
 
-use crate::render::gotmpl::value::{Map, Object, Value};
+use plumb_gotmpl::value::{Map, Object, Value};
 
 /// Helm's default API versions (Helm SDK v4.2), used when no cluster is asked.
 pub const DEFAULT_API_VERSIONS: &[&str] = &[
@@ -120,7 +120,7 @@ impl Capabilities {
 /// `1.30`, `v1.30.0`, `1.30.0-gke.1` → `v1.30.0...`; an error names the input.
 pub fn normalize_version(version: &str) -> Result<String, String> {
     let trimmed = version.trim().trim_start_matches('v');
-    crate::render::gotmpl::funcs::semver::parse_version(trimmed)
+    plumb_gotmpl::funcs::semver::parse_version(trimmed)
         .ok_or_else(|| format!("kube version {version:?} is not a semantic version (expected e.g. v1.30.0)"))?;
     let mut parts: Vec<&str> = trimmed.splitn(2, '-').collect();
     let core = parts.remove(0);

@@ -12,9 +12,9 @@ use super::ChartError;
 use super::capabilities::Capabilities;
 use super::ignore::glob_match;
 use super::load::Chart;
-use crate::render::gotmpl::funcs::yaml::to_yaml;
-use crate::render::gotmpl::value::{Map, Object, Value};
-use crate::render::gotmpl::{Clock, Functions, NO_VALUE, TemplateError, Templates};
+use plumb_gotmpl::funcs::yaml::to_yaml;
+use plumb_gotmpl::value::{Map, Object, Value};
+use plumb_gotmpl::{Clock, Functions, NO_VALUE, TemplateError, Templates};
 
 /// The release a chart is rendered for.
 #[derive(Debug, Clone)]

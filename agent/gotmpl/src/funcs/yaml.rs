@@ -10,7 +10,7 @@
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
-use crate::render::gotmpl::value::{Value, format_float_g};
+use crate::value::{Value, format_float_g};
 
 /// A JSON-shaped value as go-yaml sees it after the JSON round trip.
 enum Node {
@@ -755,7 +755,7 @@ fn json_string(out: &mut String, s: &str, escape_html: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::gotmpl::value::Map;
+    use crate::value::Map;
 
     #[test]
     fn keys_sort_like_go_yaml() {

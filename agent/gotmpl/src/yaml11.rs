@@ -2,6 +2,13 @@
 //! YAML 1.1 scalars (`yes`/`on` are booleans, `0755` is octal) under the
 //! parser's budgets, so a YAML bomb in a values file is refused quickly.
 
+/// A YAML parser error as one line, `line L column C: reason` (the caller
+/// prefixes the file).
+pub fn yaml_error(error: &serde_saphyr::Error) -> String {
+    let text = error.to_string();
+    text.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string()
+}
+
 /// Parses the first YAML document of `text` into JSON (`null` for an empty
 /// document); like go-yaml's `Unmarshal`, later documents are not read.
 pub fn from_str(text: &str) -> Result<serde_json::Value, String> {
@@ -14,7 +21,7 @@ pub fn from_str(text: &str) -> Result<serde_json::Value, String> {
     if first.trim().is_empty() {
         return Ok(serde_json::Value::Null);
     }
-    serde_saphyr::from_str_with_options::<serde_json::Value>(first, options).map_err(|e| super::yaml_error(&e))
+    serde_saphyr::from_str_with_options::<serde_json::Value>(first, options).map_err(|e| yaml_error(&e))
 }
 
 /// The text of the first document: up to the second `---` marker line (a

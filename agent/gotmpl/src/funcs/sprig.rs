@@ -10,8 +10,8 @@ use sha2::Digest as _;
 use super::{
     Clock, arg_error, arg_int, arg_map, arg_string, arity, at_least, list, map, string, strval, to_float64, to_int64,
 };
-use crate::render::gotmpl::value::{ListType, Map, Object, Value, display};
-use crate::render::gotmpl::{Exec, Functions};
+use crate::value::{ListType, Map, Object, Value, display};
+use crate::{Exec, Functions};
 
 type R = Result<Value, String>;
 

@@ -8,8 +8,8 @@ use std::cmp::Ordering;
 use std::rc::Rc;
 
 use super::{arg_string, arity};
-use crate::render::gotmpl::Functions;
-use crate::render::gotmpl::value::{Object, Value};
+use crate::Functions;
+use crate::value::{Object, Value};
 
 /// A parsed semantic version.
 #[derive(Debug, Clone, PartialEq, Eq)]

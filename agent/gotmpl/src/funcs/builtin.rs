@@ -5,8 +5,8 @@ use std::cmp::Ordering;
 
 use super::fmt::{sprint, sprintf, sprintln};
 use super::{arg_string, arity, at_least};
-use crate::render::gotmpl::Functions;
-use crate::render::gotmpl::value::{Value, display};
+use crate::Functions;
+use crate::value::{Value, display};
 
 /// Registers the builtins.
 pub fn register(f: &mut Functions) {

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::render::gotmpl::value::{Value, display, format_float_g};
+use crate::value::{Value, display, format_float_g};
 
 /// `fmt.Sprint`: operands concatenated, a space between two operands when
 /// neither is a string.

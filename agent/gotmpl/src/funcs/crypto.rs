@@ -18,8 +18,8 @@ use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::EncodePrivateKey;
 
 use super::{arg_error, arg_int, arg_string, arity, strval};
-use crate::render::gotmpl::Functions;
-use crate::render::gotmpl::value::{Map, Object, Value};
+use crate::Functions;
+use crate::value::{Map, Object, Value};
 
 /// A generated certificate and its key (Sprig's `certificate`).
 struct Certificate {
@@ -239,7 +239,7 @@ pub fn register(f: &mut Functions) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::gotmpl::{Clock, Templates};
+    use crate::{Clock, Templates};
 
     #[test]
     fn ca_and_signed_certificates_chain_like_sprigs() {

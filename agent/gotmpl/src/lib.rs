@@ -1,10 +1,12 @@
 //! A Go `text/template` engine with Sprig's and Helm's functions, so plumb
-//! renders Helm charts natively and byte-for-byte like Helm.
+//! renders Helm charts natively and byte-for-byte like Helm. This crate
+//! depends on nothing else of plumb.
 //!
 //! - [`lex`] and [`parse`] — source to trees, with Go's grammar and errors.
 //! - [`exec`] — executing a tree with data, Go's evaluation and error positions.
 //! - [`value`] — the values templates compute with, typed as Go sees Helm's data.
 //! - [`funcs`] — Go's builtins, Sprig, and Helm's own functions.
+//! - [`yaml11`] — YAML read as Helm reads values (YAML 1.1 scalars).
 //!
 //! The API is small: build a [`Templates`] set with a [`Functions`] table,
 //! [`Templates::parse`] every file once, then [`Templates::execute`] each
@@ -15,6 +17,7 @@ pub mod funcs;
 pub mod lex;
 pub mod parse;
 pub mod value;
+pub mod yaml11;
 
 #[cfg(test)]
 mod tests;

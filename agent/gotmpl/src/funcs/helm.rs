@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::yaml::{to_json, to_pretty_json, to_yaml};
 use super::{arg_string, arity};
-use crate::render::gotmpl::value::{Map, Value};
-use crate::render::gotmpl::{Exec, Functions, NO_VALUE, TemplateError};
+use crate::value::{Map, Value};
+use crate::{Exec, Functions, NO_VALUE, TemplateError};
 
 /// How deep one template may include itself (Helm's limit).
 const MAX_INCLUDE_RECURSION: usize = 1000;
@@ -152,7 +152,7 @@ fn json_kind(value: &Value) -> &'static str {
 /// through JSON, so numbers are `float64`).
 pub fn parse_yaml(text: &str) -> Result<Value, String> {
     let json: serde_json::Value =
-        crate::render::yaml11::from_str(text).map_err(|e| format!("error converting YAML to JSON: {e}"))?;
+        crate::yaml11::from_str(text).map_err(|e| format!("error converting YAML to JSON: {e}"))?;
     Ok(Value::from_json(&json))
 }
 
