@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything plumb's tests and demo need on a fresh Debian bookworm
 # machine, idempotently (a second run takes seconds):
-#   - Debian packages: etcd-server, rsync, git, make, prometheus (and promtool),
-#     openssh-server and openssh-client (sshd, ssh-keygen), gnupg;
-#   - kube-apiserver and kube-controller-manager v1.20.2, built once from
-#     Debian's source package and cached in ${PLUMB_CACHE:-~/.cache/plumb};
+#   - Debian packages: git, prometheus (and promtool), openssh-server and
+#     openssh-client (sshd, ssh-keygen), gnupg, curl;
+#   - etcd and kube-apiserver/kube-controller-manager (the default and the
+#     oldest supported Kubernetes, tests/harness/control-plane/versions.env),
+#     built once from pinned Go modules with the machine's Go and cached in
+#     ${PLUMB_CACHE:-~/.cache/plumb};
 #   - the Helm oracle: helm-python-sdk (Helm SDK v4.2.3) in a virtualenv at
 #     ${PLUMB_CACHE:-~/.cache/plumb}/helm-venv, for the template and chart
 #     conformance tests;
@@ -15,7 +17,7 @@ cd "$(dirname "$0")/.."
 log() { echo "[setup] $*" >&2; }
 
 missing=()
-for pkg in etcd-server rsync git make prometheus openssh-server openssh-client gnupg python3 python3-venv; do
+for pkg in git curl prometheus openssh-server openssh-client gnupg python3 python3-venv; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
@@ -25,7 +27,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-bash tests/harness/scripts/build-control-plane.sh
+bash tests/harness/control-plane/build.sh setup
 
 # Helm's own engine, to check plumb's renders against (never used by plumb itself).
 helm_venv="${PLUMB_CACHE:-$HOME/.cache/plumb}/helm-venv"

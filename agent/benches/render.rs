@@ -57,7 +57,7 @@ fn bench_case(chart_dir: &Path, values_file: &Path) -> Row {
     let user =
         plumb_gotmpl::yaml11::from_str(&std::fs::read_to_string(values_file).expect("values")).expect("values parse");
     let release = Release { name: "rel".into(), namespace: "ns".into(), revision: 1, is_install: true };
-    let caps = Capabilities::offline(Some(kube_version), &[]).expect("caps");
+    let caps = Capabilities::helm_defaults(Some(kube_version), &[]).expect("caps");
     let clock = Clock::system();
     let full = || {
         let tree = DirTree::new(chart_dir).expect("chart dir");

@@ -103,7 +103,7 @@ pub struct RenderArgs {
     /// Only this app.
     #[arg(long)]
     pub app: Option<String>,
-    /// Kubernetes version charts see in .Capabilities (default: Helm's, v1.36.0).
+    /// Kubernetes version charts see in .Capabilities (default: the newest plumb supports, v1.37.0).
     #[arg(long)]
     pub kube_version: Option<String>,
     /// Extra API versions for .Capabilities.APIVersions (comma-separated or repeated).

@@ -48,7 +48,7 @@ fn render_case(
         .as_array()
         .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
         .unwrap_or_default();
-    let caps = Capabilities::offline(meta["kube_version"].as_str(), &extra)?;
+    let caps = Capabilities::helm_defaults(meta["kube_version"].as_str(), &extra)?;
     let clock = Clock::fixed("2024-05-06T07:08:09Z[UTC]".parse().map_err(|e: jiff::Error| e.to_string())?);
     chart::render(&prepared, &values, &release, &caps, clock).map_err(|e| e.to_string())
 }
@@ -271,7 +271,7 @@ fn plumb_render_yields_helms_objects_for_every_case() {
         let options = RenderOptions {
             app: None,
             env: ChartEnv {
-                capabilities: Capabilities::offline(meta["kube_version"].as_str(), &extra).expect("caps"),
+                capabilities: Capabilities::helm_defaults(meta["kube_version"].as_str(), &extra).expect("caps"),
                 remote: None,
             },
             redact_secrets: false,

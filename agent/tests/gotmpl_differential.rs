@@ -57,7 +57,7 @@ fn plumb_render(case: &serde_json::Value) -> Result<String, String> {
     let (prepared, values) = chart::values::prepare(loaded, &serde_json::json!({}));
     chart::schema::validate(&prepared, &values).map_err(|e| e.to_string())?;
     let release = Release { name: "rel".into(), namespace: "ns".into(), revision: 1, is_install: true };
-    let caps = Capabilities::offline(Some("v1.30.0"), &[]).map_err(|e| e.to_string())?;
+    let caps = Capabilities::helm_defaults(Some("v1.30.0"), &[]).map_err(|e| e.to_string())?;
     let clock = Clock::fixed("2024-05-06T07:08:09Z[UTC]".parse().expect("fixed time"));
     let out = chart::render(&prepared, &values, &release, &caps, clock).map_err(|e| e.to_string())?;
     Ok(out.get("case/templates/case.yaml").cloned().unwrap_or_default())

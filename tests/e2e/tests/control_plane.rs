@@ -121,3 +121,31 @@ async fn private_control_plane_is_separate_and_stops_by_pid() -> anyhow::Result<
     marker.delete().await?;
     Ok(())
 }
+
+/// `plumb render` offline assumes the newest Kubernetes plumb supports: its
+/// default version and API versions are exactly what the test control plane
+/// (of that version) serves, so bumping the control plane without the
+/// defaults fails here.
+#[tokio::test(flavor = "multi_thread")]
+async fn offline_capabilities_follow_the_newest_supported_kubernetes() -> anyhow::Result<()> {
+    use plumb::render::chart::capabilities::{DEFAULT_API_VERSIONS, DEFAULT_KUBE_VERSION};
+    if plumb_testenv::binaries::k8s_version() != plumb_testenv::K8S_VERSION {
+        return Ok(()); // the compatibility job runs an older server on purpose
+    }
+    let cluster = TestCluster::get().await?;
+    let client = cluster.client();
+    let served = client.apiserver_version().await?;
+    let minor = |v: &str| v.trim_start_matches('v').split('.').take(2).collect::<Vec<_>>().join(".");
+    assert_eq!(minor(DEFAULT_KUBE_VERSION), minor(&served.git_version), "DEFAULT_KUBE_VERSION");
+    assert_eq!(minor(plumb_testenv::K8S_VERSION), minor(&served.git_version));
+
+    let mut versions: Vec<String> = client.list_core_api_versions().await?.versions;
+    for group in client.list_api_groups().await?.groups {
+        versions.extend(group.versions.into_iter().map(|v| v.group_version));
+    }
+    versions.sort();
+    let mut defaults: Vec<String> = DEFAULT_API_VERSIONS.iter().map(|v| v.to_string()).collect();
+    defaults.sort();
+    assert_eq!(defaults, versions, "DEFAULT_API_VERSIONS must list what the newest supported API server serves");
+    Ok(())
+}

@@ -146,6 +146,11 @@ impl ControlPlane {
         &self.kubeconfig
     }
 
+    /// The Kubernetes version running (`v1.37.2`).
+    pub fn version(&self) -> &str {
+        &self.binaries.version
+    }
+
     /// `https://127.0.0.1:<port>` of the API server.
     pub fn server_url(&self) -> &str {
         &self.server_url
@@ -295,8 +300,6 @@ fn apiserver_args(layout: &Layout, pki: &Pki, tokens: &Path, dir: &Path) -> Vec<
         "--bind-address=127.0.0.1".into(),
         "--advertise-address=127.0.0.1".into(),
         format!("--secure-port={}", layout.apiserver),
-        // 1.20 still opens an unauthenticated port 8080 unless told not to.
-        "--insecure-port=0".into(),
         format!("--cert-dir={}", dir.join("apiserver-certs").display()),
         format!("--tls-cert-file={}", pki.serving_cert.display()),
         format!("--tls-private-key-file={}", pki.serving_key.display()),
@@ -320,7 +323,6 @@ fn controller_manager_args(kubeconfig: &Path, pki: &Pki) -> Vec<String> {
     vec![
         format!("--kubeconfig={}", kubeconfig.display()),
         "--leader-elect=false".into(),
-        "--port=0".into(),
         "--secure-port=0".into(),
         format!("--controllers={CONTROLLERS}"),
         format!("--service-account-private-key-file={}", pki.sa_key.display()),

@@ -2,7 +2,7 @@
 //! end-to-end tests and `plumb demo`.
 //!
 //! - [`binaries`] — where etcd, kube-apiserver and kube-controller-manager
-//!   v1.20.2 are, and building the latter two from Debian's source package.
+//!   are, and building them from pinned Go modules (`control-plane/`).
 //! - [`control_plane`] — one running control plane, stopped by pid on drop.
 //! - [`readiness`] — the kubelet stand-in that marks pods ready.
 //! - [`git`] — working repositories and a `git daemon` for source tests.
@@ -36,7 +36,7 @@ pub mod webhook;
 
 use std::path::{Path, PathBuf};
 
-pub use binaries::K8S_VERSION;
+pub use binaries::{K8S_COMPAT_VERSION, K8S_VERSION};
 pub use control_plane::ControlPlane;
 pub use namespace::{TestNamespace, unique_name};
 pub use readiness::PodReadiness;

@@ -16,7 +16,8 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Build and cache kube-apiserver and kube-controller-manager if missing.
+    /// Build and cache etcd, kube-apiserver and kube-controller-manager if
+    /// missing (of $PLUMB_K8S_VERSION, else the pinned default version).
     Build,
     /// Start a control plane, run COMMAND with PLUMB_TEST_KUBECONFIG set, stop it.
     Run {
@@ -62,7 +63,8 @@ async fn run(args: Args) -> Result<ExitCode, plumb_testenv::Error> {
         Command::Run { command } => {
             let plane = ControlPlane::start().await?;
             eprintln!(
-                "plumb-testenv: control plane ready at {} (pids {:?}); running {}",
+                "plumb-testenv: control plane (Kubernetes {}) ready at {} (pids {:?}); running {}",
+                plane.version(),
                 plane.server_url(),
                 plane.pids(),
                 command.join(" ")

@@ -7,8 +7,41 @@ use std::rc::Rc;
 
 use plumb_gotmpl::value::{Map, Object, Value};
 
-/// Helm's default API versions (Helm SDK v4.2), used when no cluster is asked.
+/// What `plumb render` assumes offline: the API versions a kube-apiserver of
+/// the newest Kubernetes plumb supports serves by default (an end-to-end
+/// test compares this list with the test control plane's discovery).
 pub const DEFAULT_API_VERSIONS: &[&str] = &[
+    "admissionregistration.k8s.io/v1",
+    "apiextensions.k8s.io/v1",
+    "apiregistration.k8s.io/v1",
+    "apps/v1",
+    "authentication.k8s.io/v1",
+    "authorization.k8s.io/v1",
+    "autoscaling/v1",
+    "autoscaling/v2",
+    "batch/v1",
+    "certificates.k8s.io/v1",
+    "coordination.k8s.io/v1",
+    "discovery.k8s.io/v1",
+    "events.k8s.io/v1",
+    "flowcontrol.apiserver.k8s.io/v1",
+    "networking.k8s.io/v1",
+    "node.k8s.io/v1",
+    "policy/v1",
+    "rbac.authorization.k8s.io/v1",
+    "resource.k8s.io/v1",
+    "scheduling.k8s.io/v1",
+    "storage.k8s.io/v1",
+    "storagemigration.k8s.io/v1",
+    "v1",
+];
+
+/// What `plumb render` assumes offline: the newest Kubernetes minor plumb supports.
+pub const DEFAULT_KUBE_VERSION: &str = "v1.37.0";
+
+/// Helm's own offline defaults (Helm SDK v4.2): what `helm template` assumes,
+/// for comparing plumb's renders with Helm's.
+pub const HELM_DEFAULT_API_VERSIONS: &[&str] = &[&str] = &[
     "v1",
     "admissionregistration.k8s.io/v1",
     "admissionregistration.k8s.io/v1alpha1",
@@ -66,8 +99,8 @@ pub const DEFAULT_API_VERSIONS: &[&str] = &[
     "apiextensions.k8s.io/v1",
 ];
 
-/// Helm's default Kubernetes version when rendering offline.
-pub const DEFAULT_KUBE_VERSION: &str = "v1.36.0";
+/// Helm's own default Kubernetes version (Helm SDK v4.2).
+pub const HELM_DEFAULT_KUBE_VERSION: &str = "v1.36.0";
 
 /// The Helm version charts see (`.Capabilities.HelmVersion.Version`).
 pub const HELM_VERSION: &str = "v4.2";
@@ -91,15 +124,28 @@ impl Default for Capabilities {
 }
 
 impl Capabilities {
-    /// Helm's defaults with another Kubernetes version and extra API versions
-    /// (`plumb render --kube-version --api-versions`).
+    /// Helm's own defaults (`helm template`) with another Kubernetes version
+    /// and extra API versions: what plumb's renders are compared with.
+    pub fn helm_defaults(kube_version: Option<&str>, extra_api_versions: &[String]) -> Result<Self, String> {
+        let helm = Capabilities {
+            kube_version: HELM_DEFAULT_KUBE_VERSION.to_string(),
+            api_versions: HELM_DEFAULT_API_VERSIONS.iter().map(|s| s.to_string()).collect(),
+        };
+        helm.with(kube_version, extra_api_versions)
+    }
+
+    /// plumb's offline defaults with another Kubernetes version and extra API
+    /// versions (`plumb render --kube-version --api-versions`).
     pub fn offline(kube_version: Option<&str>, extra_api_versions: &[String]) -> Result<Self, String> {
-        let mut caps = Capabilities::default();
+        Capabilities::default().with(kube_version, extra_api_versions)
+    }
+
+    fn with(mut self, kube_version: Option<&str>, extra_api_versions: &[String]) -> Result<Self, String> {
         if let Some(version) = kube_version {
-            caps.kube_version = normalize_version(version)?;
+            self.kube_version = normalize_version(version)?;
         }
-        caps.api_versions.extend(extra_api_versions.iter().cloned());
-        Ok(caps)
+        self.api_versions.extend(extra_api_versions.iter().cloned());
+        Ok(self)
     }
 
     /// The template value of `.Capabilities`.
