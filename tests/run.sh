@@ -20,7 +20,7 @@ status=0
 
 if (($# == 0)); then
   echo "== compatibility job: Kubernetes $K8S_COMPAT_VERSION" >&2
-  compat='package(plumb-e2e) & (binary(reconcile) | binary(drift) | binary(ownership))'
+  compat='package(plumb-e2e) & binary(/^(reconcile|drift|ownership|resilience)$/)'
   PLUMB_K8S_VERSION=$K8S_COMPAT_VERSION "$testenv" run -- \
     cargo nextest run --locked --workspace --no-fail-fast -E "$compat" || status=$?
 fi

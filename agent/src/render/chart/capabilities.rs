@@ -41,7 +41,7 @@ pub const DEFAULT_KUBE_VERSION: &str = "v1.37.0";
 
 /// Helm's own offline defaults (Helm SDK v4.2): what `helm template` assumes,
 /// for comparing plumb's renders with Helm's.
-pub const HELM_DEFAULT_API_VERSIONS: &[&str] = &[&str] = &[
+pub const HELM_DEFAULT_API_VERSIONS: &[&str] = &[
     "v1",
     "admissionregistration.k8s.io/v1",
     "admissionregistration.k8s.io/v1alpha1",
