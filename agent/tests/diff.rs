@@ -70,7 +70,7 @@ async fn diff_is_empty_in_sync_and_readable_after_a_hand_edit() -> anyhow::Resul
         format!("+ ConfigMap/{n}/new (would be created)"),
         format!("- ConfigMap/{n}/old (would be pruned)"),
         format!("~ Deployment.apps/{n}/web"),
-        "spec.replicas: git 1 -> cluster 3".to_string(),
+        "spec.replicas (kubectl (Update)): git 1 -> cluster 3".to_string(),
         format!("~ Secret/{n}/creds"),
         "data.token (kubectl-patch (Update)): git <redacted> -> cluster <redacted>".to_string(),
     ] {

@@ -93,17 +93,16 @@ fn required_str<'a>(manifest: &'a Value, pointer: &str, field: &str, origin: &st
     }
 }
 
-/// Normalises a rendered manifest for `app`: [`identify`], then the known
-/// API-server quirk fixes, and a hash of the result.
+/// Normalises a rendered manifest for `app`: [`identify`], then
+/// [`with_apply_fixes`].
 pub fn normalise(app: &AppContext, manifest: Value, origin: &str, scopes: &Scopes) -> Result<DesiredObject, PlanError> {
     let (key, api_version, manifest) = identify(app, manifest, origin, scopes)?;
     Ok(with_apply_fixes(key, api_version, manifest, origin))
 }
 
-/// An [`identify`]-ed object made ready to apply: the known API-server
-/// quirk fixes, and the hash of the result.
+/// An [`identify`]-ed object made ready to apply: a Secret's `stringData`
+/// folded into `data`, and the hash of the result.
 pub fn with_apply_fixes(key: ObjectKey, api_version: String, mut manifest: Value, origin: &str) -> DesiredObject {
-    default_port_protocols(&key.kind, &mut manifest);
     if key.group.is_empty() && key.kind == "Secret" {
         string_data_to_data(&mut manifest);
     }
@@ -213,39 +212,6 @@ fn string_data_to_data(manifest: &mut Value) {
     }
 }
 
-/// Kubernetes before 1.20.6 rejects server-side apply of a Service port or
-/// container port without `protocol` (the field is a list-map key). TCP is
-/// the API's default, so setting it changes nothing else.
-fn default_port_protocols(kind: &str, manifest: &mut Value) {
-    let pod_spec = match kind {
-        "Service" => {
-            set_protocols(manifest.pointer_mut("/spec/ports"));
-            return;
-        }
-        "Pod" => "/spec",
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController" | "Job" | "PodTemplate" => {
-            "/spec/template/spec"
-        }
-        "CronJob" => "/spec/jobTemplate/spec/template/spec",
-        _ => return,
-    };
-    let Some(spec) = manifest.pointer_mut(pod_spec) else { return };
-    for list in ["containers", "initContainers", "ephemeralContainers"] {
-        if let Some(Value::Array(containers)) = spec.get_mut(list) {
-            for container in containers {
-                set_protocols(container.get_mut("ports"));
-            }
-        }
-    }
-}
-
-fn set_protocols(ports: Option<&mut Value>) {
-    let Some(Value::Array(ports)) = ports else { return };
-    for port in ports.iter_mut().filter_map(Value::as_object_mut) {
-        port.entry("protocol").or_insert_with(|| Value::String("TCP".into()));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -322,21 +288,6 @@ mod tests {
         let mut s = scopes();
         s.add_crds([&crd]);
         assert_eq!(s.namespaced("x.io", "Widget"), Some(true));
-    }
-
-    #[test]
-    fn protocols_default_to_tcp() {
-        let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
-            "spec": {"ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}]}});
-        let o = normalise(&app(Some("n")), svc, "a", &scopes()).expect("valid");
-        assert_eq!(
-            o.manifest["spec"]["ports"],
-            json!([{"port": 80, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}])
-        );
-        let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
-            "spec": {"template": {"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80}]}]}}}});
-        let o = normalise(&app(Some("n")), deploy, "a", &scopes()).expect("valid");
-        assert_eq!(o.manifest["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"], "TCP");
     }
 
     #[test]

@@ -96,7 +96,7 @@ async fn sample_app_becomes_healthy_resync_writes_nothing_and_removal_prunes_nam
     // Health was awaited: the Deployment is fully available already.
     let deploy = Api::<Deployment>::namespaced(cluster.client(), &ns).get("web").await?;
     assert_eq!(deploy.status.and_then(|s| s.available_replicas), Some(2));
-    // The 1.20 quirk fix: ports without protocol were applied as TCP.
+    // Ports without protocol apply as written; the API server defaults TCP.
     let svc = Api::<Service>::namespaced(cluster.client(), &ns).get("web").await?;
     assert_eq!(svc.spec.and_then(|s| s.ports).and_then(|p| p[0].protocol.clone()).as_deref(), Some("TCP"));
 
