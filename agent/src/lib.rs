@@ -5,19 +5,21 @@
 //! detection. Each stage is a module with typed inputs and outputs and an
 //! error enum of its own; this crate grows one stage per module.
 //!
-//! - [`cli`] — the command line (`plumb run|render|diff|lock|status|history|audit|demo`).
-//! - [`demo`] — `plumb demo`, a local control plane to try plumb on.
+//! - [`commands`] — the command line (`plumb run|render|diff|lock|status|history|audit`).
+//! - [`cluster`] — the one seam through which the executors reach the API.
 
 pub mod apply;
-pub mod cli;
-pub mod client;
-pub mod demo;
+pub mod backoff;
+pub mod cluster;
+pub mod commands;
 pub mod duration;
 pub mod live;
 pub mod memory;
 pub mod plan;
 pub mod progress;
+pub mod redact;
 pub mod render;
 pub mod report;
 pub mod runtime;
+pub mod size;
 pub mod source;

@@ -3,11 +3,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use plumb::cli::{Cli, Outcome};
+use plumb::commands::{Cli, Outcome};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    plumb::cli::init_logging(&cli.global);
+    plumb::commands::init_logging(&cli.global);
     plumb::memory::limit_arenas();
     // libgit2 keeps its timeouts in globals that must be set before any
     // thread exists, so before the runtime starts.
@@ -21,7 +21,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(plumb::cli::dispatch(cli)) {
+    match runtime.block_on(plumb::commands::dispatch(cli)) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Difference) => ExitCode::from(1),
         Err(error) => {

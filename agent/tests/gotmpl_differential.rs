@@ -6,6 +6,8 @@
 //! the same message for `fail`/`required`, and the same report for values
 //! that break `values.schema.json`).
 
+mod corpus;
+
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -127,5 +129,59 @@ fn templates_render_exactly_like_helm() {
         mismatches.len(),
         cases.len(),
         mismatches.join("\n")
+    );
+}
+
+/// The `objects` cases: charts whose output is compared object by object
+/// with what Helm's install applies (document separators, block scalars at
+/// the end of templates, hooks, numbers and YAML 1.1 scalars).
+#[test]
+fn manifests_apply_like_helms_install() {
+    let text = std::fs::read_to_string(repo().join("tests/gotmpl/cases.json")).expect("cases file");
+    let cases: Vec<serde_json::Value> = serde_json::from_str(&text).expect("cases parse");
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut charts = Vec::new();
+    for case in cases.iter().filter(|c| c["objects"] == true) {
+        let id = case["id"].as_str().unwrap_or_default();
+        let dir = root.path().join(id.replace('/', "_"));
+        let template = case["path"].as_str().unwrap_or("templates/case.yaml");
+        std::fs::create_dir_all(dir.join(template).parent().expect("parent")).expect("mkdir");
+        std::fs::write(dir.join("Chart.yaml"), "apiVersion: v2\nname: case\nversion: 1.2.3\n").expect("Chart.yaml");
+        let values = case.get("values").cloned().unwrap_or_else(|| serde_json::json!({}));
+        std::fs::write(dir.join("values.yaml"), values.to_string()).expect("values");
+        std::fs::write(dir.join(template), case["template"].as_str().unwrap_or_default()).expect("template");
+        if let Some(helpers) = case["helpers"].as_str() {
+            std::fs::write(dir.join("templates/_helpers.tpl"), helpers).expect("helpers");
+        }
+        charts.push(corpus::Case {
+            id: id.to_string(),
+            chart_name: id.to_string(),
+            chart: dir,
+            values: "-".into(),
+            release: "rel".into(),
+            namespace: "ns".into(),
+            kube_version: "v1.30.0".into(),
+            api_versions: Vec::new(),
+            nondeterministic: Vec::new(),
+            error_expected: false,
+        });
+    }
+    assert!(charts.len() >= 25, "only {} manifest cases", charts.len());
+    let requests: Vec<_> = charts.iter().map(corpus::Case::request).collect();
+    let results = plumb_testenv::helm_oracle::install(&requests).expect("Helm's install path");
+    let failures: Vec<String> = charts
+        .iter()
+        .filter_map(|c| {
+            corpus::compare(c, plumb_testenv::helm_oracle::objects(&results[&c.id]))
+                .err()
+                .map(|e| format!("{}: {e}", c.id))
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} manifest cases differ:\n{}",
+        failures.len(),
+        charts.len(),
+        failures.join("\n")
     );
 }

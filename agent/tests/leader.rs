@@ -57,7 +57,7 @@ async fn one_leader_writes_and_a_standby_takes_over() -> anyhow::Result<()> {
             format!("--listen=127.0.0.1:{port}"),
             "--leader-election".into(),
             format!("--lease-duration={}s", LEASE.as_secs()),
-            format!("--instance={name}"),
+            format!("--pod-name={name}"),
         ];
         let process = ManagedProcess::spawn_with_env(
             name,

@@ -1,8 +1,10 @@
 //! `plumb render` and `plumb lock` from the command line, without a cluster:
 //! the sample repo renders (chart and plain apps, in apply order), a past
 //! commit renders with `--ref`, Secrets are redacted when asked, chart
-//! errors name file and line, `--kube-version` reaches `.Capabilities`, and
-//! `plumb lock` pins a chart from a Helm repository by digest.
+//! errors name file and line, `--kube-version` reaches `.Capabilities`,
+//! large files render while YAML bombs and commits over the byte budget
+//! (`--max-commit-bytes`) are refused by name, and `plumb lock` pins a chart
+//! from a Helm repository by digest.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -41,6 +43,52 @@ fn the_sample_repo_renders_every_app_in_apply_order() {
     let deployment = text.find("kind: Deployment").expect("deployment rendered");
     assert!(namespace < deployment);
     assert!(text.contains("plumb.dev/app: cache"), "objects carry the app label");
+}
+
+#[test]
+fn large_files_render_and_bombs_and_oversized_commits_are_refused() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("app")).expect("mkdir");
+    std::fs::write(root.join("plumb.yaml"), "apps:\n  - {name: app, namespace: ns, path: app}\n").expect("write");
+    // 20,000 ConfigMaps in one 3 MB file: over the parser's default node
+    // count (250,000), which refused it before.
+    let large: String = (0..20_000)
+        .map(|i| format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\n  labels: {{app: web}}\ndata:\n  key: value-{i}\n  other: \"a longer value for a config map\"\n"))
+        .collect();
+    std::fs::write(root.join("app/generated.yaml"), &large).expect("write");
+    let path = root.display().to_string();
+    let text = stdout(&plumb(&["render", &path], home.path()));
+    assert_eq!(text.matches("kind: ConfigMap").count(), 20_000);
+
+    // The same commit under a smaller byte budget is refused, naming the file, the limit and the flag.
+    let output = plumb(&["render", &path, "--max-commit-bytes", "1Mi"], home.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("app/generated.yaml: reading its")
+            && stderr.contains("over the 1048576-byte budget per commit")
+            && stderr.contains("raise it with --max-commit-bytes (PLUMB_MAX_COMMIT_BYTES)"),
+        "{stderr}"
+    );
+
+    // A billion-laughs bomb beside it is refused, naming the file.
+    let mut bomb = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n  a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n",
+    );
+    let mut prev = 'a';
+    for c in 'b'..='i' {
+        bomb.push_str(&format!(
+            "  {c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+        ));
+        prev = c;
+    }
+    std::fs::write(root.join("app/laughs.yaml"), bomb).expect("write");
+    let output = plumb(&["render", &path], home.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("app/laughs.yaml: line ") && stderr.contains("refused as a YAML bomb"), "{stderr}");
 }
 
 #[test]
@@ -253,4 +301,34 @@ fn bad_input_names_the_file_and_renders_nothing() {
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(10), "{what}: took {:?}", started.elapsed());
     }
+}
+
+/// Integers reach `plumb render`'s output with every digit, from plain
+/// manifests and from charts (a document after Helm's `---# comment`
+/// separator), and `1000000` prints as an integer, not `1e+06`.
+#[test]
+fn integers_print_exactly() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let repo = tempfile::tempdir().expect("tempdir");
+    let write = |path: &str, text: &str| {
+        let path = repo.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write(
+        "plumb.yaml",
+        "apps:\n  - {name: plain, namespace: ns, path: plain}\n  - {name: chart, namespace: ns, chart: {path: chart}}\n",
+    );
+    write(
+        "plain/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p}\nbig: 9007199254740993\nmillion: 1000000\n",
+    );
+    write("chart/Chart.yaml", "apiVersion: v2\nname: c\nversion: 1.0.0\n");
+    write(
+        "chart/templates/cm.yaml",
+        "---# a comment glued to the separator\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nbig: {{ 9007199254740993 }}\nhex: {{ 0x1p20 }}\n",
+    );
+    let text = stdout(&plumb(&["render", &repo.path().display().to_string()], home.path()));
+    assert_eq!(text.matches("big: 9007199254740993\n").count(), 2, "{text}");
+    assert!(text.contains("million: 1000000\n") && text.contains("hex: 1048576\n"), "{text}");
 }

@@ -358,6 +358,72 @@ case("order/toJson", "{{ toJson .Values }}", order)
 case("order/keys", "{{ keys .Values | sortAlpha }}", order)
 case("order/print", "{{ . .Values }}" if False else "{{ .Values }}", order)
 
+# Go's number literal grammar in templates (text/template's lexer and
+# parse.NumberNode): integers in every base, underscores, floats with
+# exponents, hexadecimal floats, imaginary numbers, character constants.
+numbers = [
+    "0x1p20", "0X1P-2", "0x1.8p1", "0x_1p4", "0b101", "0B11", "0o17", "0O17", "017", "0x1F", "0XfF",
+    "1_000", "0x_1F", "0b_1", "1_0.2_5", "1e3", "1E-3", "1.5e+3", ".5", "5.", "1e0", "00", "0", "-0x10",
+    "+7", "-1_0", "9223372036854775807", "9223372036854775808", "18446744073709551615",
+    "18446744073709551616", "-9223372036854775808", "9007199254740993", "1i", "0x10i", "1.5i",
+    "'a'", "'\\n'", "'\\x41'", "'\\u263A'", "'\\U0001F600'", "'\\''", "'\\\\'", "'\\101'", "'é'", "'\\t'",
+]
+for i, lit in enumerate(numbers):
+    v(f"numbers/{i:03}", f"{{{{ {lit} }}}} {{{{ printf \"%T\" {lit} }}}}")
+numbers_more = [
+    "{{ add 0x10 0b1 0o7 1_0 }}", "{{ mul 0x1p2 2 }}", "{{ if eq 0x10 16 }}y{{ end }}", "{{ len (list 0b1 1_0) }}",
+    "{{ $x := 0x1p-2 }}{{ $x }}", "{{ printf \"%v %d\" 'a' 'b' }}", "{{ index .Values.list 0x1 }}", "{{ 1e400 }}",
+    "{{ 0x1p-1074 }}", "{{ 1.7976931348623157e308 }}",
+]
+for i, t in enumerate(numbers_more):
+    v(f"numbers/more/{i:03}", t)
+number_errors = ["{{ 1__0 }}", "{{ 0b }}", "{{ 0x }}", "{{ 0b102 }}", "{{ 08 }}", "{{ 0x1p }}", "{{ 1_ }}", "{{ _1 }}",
+                 "{{ 0x1.8 }}", "{{ 'ab' }}", "{{ '' }}", "{{ 1e }}", "{{ 0o8 }}", "{{ 1.2.3 }}"]
+for i, t in enumerate(number_errors):
+    v(f"numbers/errors/{i:03}", t)
+
+# Helm's common.VersionSet is a []string to Sprig's list functions.
+v("capabilities/has", '{{ has "apps/v1" .Capabilities.APIVersions }} {{ has "nope/v1" .Capabilities.APIVersions }} {{ without .Capabilities.APIVersions "v1" | len | lt 10 }}')
+
+# Release manifests: what Helm's install applies (compared object by object
+# with Helm's client-only dry-run install, not as template text).
+def manifest(id_, template, values=None, helpers=None):
+    case(f"manifest/{id_}", template, values, helpers)
+    cases[-1]["objects"] = True
+
+
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
+manifest("separator/comment", "---# leading comment\n" + CM.format(name="a") + "---# another\n" + CM.format(name="b"))
+manifest("separator/trimmed", "{{- range list \"a\" \"b\" }}\n---{{ printf \"# %s\" . }}\n" + CM.format(name="{{ . }}") + "{{- end }}\n")
+manifest("separator/glued", CM.format(name="a") + "---apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n")
+manifest("separator/spaces", "  \n\n" + CM.format(name="a") + "--- \t\n\n" + CM.format(name="b") + "\n\n---   \n")
+manifest("separator/indented-dashes", CM.format(name="a") + "data:\n  k: |\n    ---\n    x\n")
+manifest("separator/only-comments", "# nothing\n---\n# still nothing\n---\n" + CM.format(name="a"))
+manifest("separator/dots", CM.format(name="a") + "data:\n  k: v\n...\n")
+manifest("separator/four-dashes", CM.format(name="a") + "----\n" + CM.format(name="b"))
+manifest("blocks/keep-end", CM.format(name="a") + "data:\n  k: |+\n    hello\n\n\n")
+manifest("blocks/keep-middle", CM.format(name="a") + "data:\n  k: |+\n    hello\n\n\n---\n" + CM.format(name="b"))
+manifest("blocks/clip-no-newline", CM.format(name="a") + "data:\n  k: |\n    hello")
+manifest("blocks/strip", CM.format(name="a") + "data:\n  k: |-\n    hello\n\n")
+manifest("blocks/folded-keep", CM.format(name="a") + "data:\n  k: >+\n    hello\n    world\n\n")
+manifest("blocks/keep-trimmed", CM.format(name="a") + "data:\n  k: |+\n    {{ .Values.multiline }}\n{{- if false }}x{{ end }}\n\n")
+manifest("blocks/hook-keep", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: h\n  annotations:\n    helm.sh/hook: pre-install\ndata:\n  k: |+\n    hook\n\n")
+manifest("blocks/include-keep", CM.format(name="a") + "data:\n  k: |+\n{{ include \"body\" . | indent 4 }}",
+         helpers='{{- define "body" -}}\nline\n\n{{ end -}}')
+manifest("hooks/unknown", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: old\n  annotations:\n    helm.sh/hook: crd-install\n---\n" + CM.format(name="kept"))
+manifest("hooks/test-not-applied", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: t\n  annotations:\n    helm.sh/hook: test-success\nspec: {containers: []}\n---\n" + CM.format(name="kept"))
+manifest("hooks/mixed-case", "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: j\n  annotations:\n    helm.sh/hook: \" Pre-Install , post-upgrade\"\nspec: {}\n")
+manifest("numbers/big", CM.format(name="a") + "nums:\n  a: 9007199254740993\n  b: -9007199254740993\n  c: 9223372036854775807\n  d: -9223372036854775808\n  e: 18446744073709551615\n  f: 123456789012345678901234\n  g: 1.0\n  h: 1e3\n  i: 0x10\n  j: 1_000\n  k: 0b101\n  l: 0o17\n  m: 017\n  plus: +12\n  o: .5\n  p: 1.5e+3\n  q: 12e03\n")
+manifest("numbers/inf", CM.format(name="a") + "v: -.inf\n")
+manifest("numbers/values", CM.format(name="a") + "nums:\n  a: {{ .Values.huge }}\n  b: {{ .Values.huge | int64 }}\n  c: {{ 9007199254740993 }}\n  d: {{ 9223372036854775807 | toString }}\n",
+         {"huge": 9007199254740993})
+manifest("numbers/toyaml", CM.format(name="a") + "nums:\n{{ toYaml .Values.nums | indent 2 }}\n", {"nums": {"big": 9007199254740993, "f": 1.5, "i": 7}})
+manifest("yaml/yaml11-values", CM.format(name="a") + "v:\n  a: y\n  b: n\n  c: on\n  d: Off\n  e: ~\n  f: null\n  g: 2024-01-01\n  h: 1:20\n  i: 0755\n  j: '0755'\n")
+manifest("yaml/merge-keys", CM.format(name="a") + "base: &b {x: 1, z: 2}\nv:\n  <<: *b\n  z: 3\n")
+manifest("yaml/duplicate-keys", CM.format(name="a") + "data:\n  k: one\n  k: two\n")
+manifest("tests-dir", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: in-tests\n")
+cases[-1]["path"] = "templates/tests/plain.yaml"
+
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases.json"), "w") as f:
     json.dump(cases, f, indent=1, ensure_ascii=False)
     f.write("\n")

@@ -317,11 +317,16 @@ impl<'a> Exec<'a> {
         match operand {
             Operand::Dot(_) => Ok(dot.clone()),
             Operand::Nil(_) => Ok(Value::Nil),
-            Operand::Literal(_, literal) => Ok(match literal {
+            Operand::Literal(span, literal) => Ok(match literal {
                 Literal::Str(s) => Value::Str(s.clone()),
                 Literal::Bool(b) => Value::Bool(*b),
                 Literal::Int(i) => Value::Int(*i),
                 Literal::Float(f) => Value::Float(*f),
+                Literal::Complex(re, im) => Value::Object(std::rc::Rc::new(crate::value::Complex(*re, *im))),
+                Literal::Overflow(text) => {
+                    self.at(span);
+                    return Err(self.error(format!("{text} overflows int")));
+                }
             }),
             Operand::Field(span, names) => {
                 self.at(span);

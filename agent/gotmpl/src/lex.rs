@@ -231,7 +231,7 @@ impl Lexer<'_> {
                 '.' => {
                     let next = self.src[self.pos + 1..].chars().next();
                     if next.is_some_and(|c| c.is_ascii_digit()) {
-                        let number = self.number();
+                        let number = self.number(start)?;
                         self.push(Tok::Number(number), start);
                     } else if next.is_some_and(is_alnum) {
                         self.pos += 1;
@@ -244,10 +244,7 @@ impl Lexer<'_> {
                     }
                 }
                 '+' | '-' | '0'..='9' => {
-                    let number = self.number();
-                    if number == "+" || number == "-" {
-                        return Err(self.error(start, format!("bad number syntax: {number:?}")));
-                    }
+                    let number = self.number(start)?;
                     self.push(Tok::Number(number), start);
                 }
                 c if is_alnum(c) => {
@@ -290,23 +287,25 @@ impl Lexer<'_> {
         Err(self.error(self.pos, format!("bad character {c:?}")))
     }
 
-    fn number(&mut self) -> String {
-        let start = self.pos;
+    /// A number literal (Go's `lexNumber`): one number, or a complex
+    /// constant written as a number, a sign and an imaginary number.
+    fn number(&mut self, start: usize) -> Result<String, ParseError> {
+        let bad = |lexer: &Self, end: usize| {
+            lexer.error(start, format!("bad number syntax: {:?}", &lexer.src[start..end.min(lexer.src.len())]))
+        };
+        let (len, ok) = crate::number::scan(&self.src[self.pos..]);
+        if !ok {
+            return Err(bad(self, self.pos + len));
+        }
+        self.pos += len;
         if matches!(self.bytes.get(self.pos), Some(b'+' | b'-')) {
-            self.pos += 1;
-        }
-        let hex = self.src[self.pos..].starts_with("0x") || self.src[self.pos..].starts_with("0X");
-        while let Some(&b) = self.bytes.get(self.pos) {
-            let exponent_sign = matches!(b, b'+' | b'-')
-                && !hex
-                && matches!(self.bytes.get(self.pos - 1), Some(b'e' | b'E' | b'p' | b'P'));
-            if b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || exponent_sign {
-                self.pos += 1;
-            } else {
-                break;
+            let (len, ok) = crate::number::scan(&self.src[self.pos..]);
+            if !ok || !self.src[self.pos..self.pos + len].ends_with('i') {
+                return Err(bad(self, self.pos + len));
             }
+            self.pos += len;
         }
-        self.src[start..self.pos].to_string()
+        Ok(self.src[start..self.pos].to_string())
     }
 
     fn quoted(&mut self, start: usize) -> Result<String, ParseError> {
@@ -361,30 +360,21 @@ impl Lexer<'_> {
     }
 
     fn char_constant(&mut self, start: usize) -> Result<char, ParseError> {
+        // Go's lexChar: up to the first quote not escaped, on one line.
         let rest = &self.src[start + 1..];
-        // `'\''` holds a quote: the closing one comes after the escape.
-        let from = usize::from(rest.starts_with("\\'")) * 2;
-        let Some(end) = rest[from..].find('\'').map(|i| i + from) else {
-            return Err(self.error(start, "unterminated character constant"));
-        };
-        let body = &rest[..end];
-        let value = if let Some(escaped) = body.strip_prefix('\\') {
-            match escaped {
-                "n" => '\n',
-                "t" => '\t',
-                "r" => '\r',
-                "\\" => '\\',
-                "'" => '\'',
-                "0" => '\0',
-                _ => return Err(self.error(start, format!("malformed character constant: '{body}'"))),
-            }
-        } else {
-            let mut chars = body.chars();
-            match (chars.next(), chars.next()) {
-                (Some(c), None) => c,
-                _ => return Err(self.error(start, format!("malformed character constant: '{body}'"))),
+        let mut chars = rest.char_indices();
+        let end = loop {
+            match chars.next() {
+                Some((_, '\\')) => match chars.next() {
+                    Some((_, c)) if c != '\n' => {}
+                    _ => return Err(self.error(start, "unterminated character constant")),
+                },
+                Some((_, '\n')) | None => return Err(self.error(start, "unterminated character constant")),
+                Some((i, '\'')) => break i,
+                Some(_) => {}
             }
         };
+        let value = crate::number::unquote_char(&rest[..end]).map_err(|e| self.error(start, e))?;
         self.pos = start + 1 + end + 1;
         Ok(value)
     }

@@ -15,6 +15,7 @@
 pub mod exec;
 pub mod funcs;
 pub mod lex;
+pub mod number;
 pub mod parse;
 pub mod value;
 pub mod yaml11;
@@ -64,10 +65,16 @@ impl Functions {
     /// own (`include`, `tpl`, `required`, `toYaml`...), with `clock` for
     /// `now` and the date functions.
     pub fn helm(clock: Clock) -> Self {
+        Functions::helm_with_lookup(clock, None)
+    }
+
+    /// Helm's functions with `lookup` reading from `lookup` (`None`: empty,
+    /// as `helm template` without a cluster).
+    pub fn helm_with_lookup(clock: Clock, lookup: Option<Arc<dyn funcs::helm::Lookup>>) -> Self {
         let mut functions = Functions::default();
         funcs::builtin::register(&mut functions);
         funcs::sprig::register(&mut functions, clock);
-        funcs::helm::register(&mut functions);
+        funcs::helm::register(&mut functions, lookup);
         // `and`/`or` are evaluated lazily by the executor; listed for the parser.
         functions.names.insert("and".into());
         functions.names.insert("or".into());

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::lex::{Tok, Token, lex};
+use crate::number::Number;
 
 /// A syntax error: the template's line and Go's message.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -165,6 +166,10 @@ pub enum Literal {
     Int(i64),
     /// A float constant.
     Float(f64),
+    /// A complex constant (real, imaginary).
+    Complex(f64, f64),
+    /// An integer constant too large for `int`: an error when evaluated.
+    Overflow(Arc<str>),
 }
 
 impl Operand {
@@ -584,7 +589,12 @@ impl Parser<'_> {
             Tok::Str(s) => Operand::Literal(span(self.pos()), Literal::Str(Arc::from(s))),
             Tok::Char(c) => Operand::Literal(span(self.pos()), Literal::Int(c as i64)),
             Tok::Number(text) => {
-                let literal = number(&text).ok_or_else(|| self.error(pos, format!("bad number syntax: {text:?}")))?;
+                let literal = match crate::number::parse(&text).map_err(|e| self.error(pos, e))? {
+                    Number::Int(i) => Literal::Int(i),
+                    Number::Float(f) => Literal::Float(f),
+                    Number::Complex(re, im) => Literal::Complex(re, im),
+                    Number::Overflow => Literal::Overflow(Arc::from(text)),
+                };
                 Operand::Literal(span(self.pos()), literal)
             }
             Tok::Field(name) => Operand::Field(span(self.pos()), vec![name]),
@@ -633,35 +643,6 @@ impl Parser<'_> {
             }
         })
     }
-}
-
-/// A Go number literal: an `int` when it is integral and fits, else a float.
-fn number(text: &str) -> Option<Literal> {
-    let cleaned = text.replace('_', "");
-    let (negative, digits) = match cleaned.strip_prefix('-') {
-        Some(rest) => (true, rest.to_string()),
-        None => (false, cleaned.strip_prefix('+').unwrap_or(&cleaned).to_string()),
-    };
-    let int = if let Some(hex) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
-        i64::from_str_radix(hex, 16).ok()
-    } else if let Some(oct) = digits.strip_prefix("0o").or_else(|| digits.strip_prefix("0O")) {
-        i64::from_str_radix(oct, 8).ok()
-    } else if let Some(bin) = digits.strip_prefix("0b").or_else(|| digits.strip_prefix("0B")) {
-        i64::from_str_radix(bin, 2).ok()
-    } else if digits.len() > 1 && digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit()) {
-        i64::from_str_radix(&digits[1..], 8).ok()
-    } else {
-        digits.parse::<i64>().ok()
-    };
-    if let Some(i) = int {
-        return Some(Literal::Int(if negative { -i } else { i }));
-    }
-    // Go types a constant written with `.`, `e` or `p` as float64.
-    if digits.starts_with("0x") || digits.bytes().any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E') {
-        return None;
-    }
-    let f: f64 = digits.parse().ok()?;
-    Some(Literal::Float(if negative { -f } else { f }))
 }
 
 fn describe(tok: &Tok) -> String {

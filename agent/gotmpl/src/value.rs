@@ -39,6 +39,30 @@ pub enum Value {
     Object(Rc<dyn Object>),
 }
 
+/// A `complex128` constant of a template (real, imaginary).
+pub struct Complex(pub f64, pub f64);
+
+impl Object for Complex {
+    fn type_name(&self) -> &str {
+        "complex128"
+    }
+
+    fn kind_name(&self) -> &'static str {
+        "complex128"
+    }
+
+    fn field(&self, _name: &str) -> Option<Result<Value, String>> {
+        None
+    }
+
+    /// Go's `%v`: `(1+2i)`, each part as `%g`, the imaginary one signed.
+    fn display(&self) -> String {
+        let imaginary = format_float_g(self.1, None, false);
+        let sign = if imaginary.starts_with(['-', '+']) { "" } else { "+" };
+        format!("({}{sign}{imaginary}i)", format_float_g(self.0, None, false))
+    }
+}
+
 /// A map's entries and, for named map types, the Go type name.
 #[derive(Clone, Default, PartialEq)]
 pub struct Dict {
@@ -94,6 +118,12 @@ pub trait Object: std::any::Any {
 
     /// Its exported fields, for `toYaml`/`toJson` (Go marshals structs by field).
     fn as_map(&self) -> Option<Map> {
+        None
+    }
+
+    /// Its elements, for an object of a slice type (Sprig's list functions
+    /// take any slice by reflection).
+    fn as_list(&self) -> Option<Vec<Value>> {
         None
     }
 }
@@ -194,14 +224,28 @@ impl Value {
     /// Converts JSON data (values, chart metadata) into template values,
     /// numbers as `float64` the way Helm's YAML→JSON loading leaves them.
     pub fn from_json(json: &serde_json::Value) -> Self {
+        Value::convert_json(json, false)
+    }
+
+    /// Converts JSON objects (Kubernetes manifests) into values whose
+    /// integers are `int64`, as apimachinery decodes them, so that printing
+    /// them keeps every digit (`9007199254740993`, `1000000` not `1e+06`).
+    pub fn from_json_integers(json: &serde_json::Value) -> Self {
+        Value::convert_json(json, true)
+    }
+
+    fn convert_json(json: &serde_json::Value, integers: bool) -> Self {
         match json {
             serde_json::Value::Null => Value::Nil,
             serde_json::Value::Bool(b) => Value::Bool(*b),
-            serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) if integers => Value::Int64(i),
+                _ => Value::Float(n.as_f64().unwrap_or(0.0)),
+            },
             serde_json::Value::String(s) => Value::str(s.as_str()),
-            serde_json::Value::Array(a) => Value::list(a.iter().map(Value::from_json).collect()),
+            serde_json::Value::Array(a) => Value::list(a.iter().map(|v| Value::convert_json(v, integers)).collect()),
             serde_json::Value::Object(o) => {
-                Value::map(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
+                Value::map(o.iter().map(|(k, v)| (k.clone(), Value::convert_json(v, integers))).collect())
             }
         }
     }

@@ -48,8 +48,47 @@ fn stale(v: &Value) -> Option<Health> {
     }
 }
 
+/// The controller has not reported on the latest spec at all yet (a status
+/// without `observedGeneration` says nothing about the pods).
+fn unobserved(v: &Value) -> Option<Health> {
+    let generation = int(v, "/metadata/generation");
+    match v.pointer("/status/observedGeneration").and_then(Value::as_i64) {
+        Some(o) if o >= generation => None,
+        Some(o) => Some(Health::InProgress(format!("observed generation {o} of {generation}"))),
+        None => Some(Health::InProgress("not observed by its controller yet".into())),
+    }
+}
+
+/// What health needs besides the object itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HealthContext {
+    /// For a PersistentVolumeClaim: its StorageClass's `volumeBindingMode`.
+    pub binding_mode: Option<String>,
+}
+
+/// Kinds without a health rule of their own or a status to read: always
+/// ready once applied, so an unchanged one is never read for its health.
+pub fn has_health(key: &crate::plan::ObjectKey) -> bool {
+    !matches!(
+        (key.group.as_str(), key.kind.as_str()),
+        ("", "ConfigMap" | "Secret" | "ServiceAccount" | "Endpoints" | "LimitRange" | "PodTemplate")
+            | ("rbac.authorization.k8s.io", _)
+            | ("scheduling.k8s.io", "PriorityClass")
+            | ("storage.k8s.io", "StorageClass")
+            | ("networking.k8s.io", "IngressClass" | "NetworkPolicy")
+            | ("node.k8s.io", "RuntimeClass")
+            | ("admissionregistration.k8s.io", _)
+            | ("policy", "PodDisruptionBudget")
+    )
+}
+
 /// The health of `object` (a full object as the API returns it).
 pub fn health(group: &str, kind: &str, object: &Value) -> Health {
+    health_in(group, kind, object, &HealthContext::default())
+}
+
+/// [`health`], with what some kinds need from elsewhere.
+pub fn health_in(group: &str, kind: &str, object: &Value, context: &HealthContext) -> Health {
     match (group, kind) {
         ("apps", "Deployment") => deployment(object),
         ("apps", "StatefulSet") => stateful_set(object),
@@ -64,6 +103,8 @@ pub fn health(group: &str, kind: &str, object: &Value) -> Health {
         ("", "PersistentVolumeClaim") => match object.pointer("/status/phase").and_then(Value::as_str) {
             Some("Bound") => Health::Ready,
             Some("Lost") => Health::Failed("claim lost its volume".into()),
+            // Bound only once a pod uses it (the default on the big clouds).
+            None | Some("Pending") if context.binding_mode.as_deref() == Some("WaitForFirstConsumer") => Health::Ready,
             other => Health::InProgress(format!("claim phase {}", other.unwrap_or("Pending"))),
         },
         ("", "Service") => service(object),
@@ -118,7 +159,7 @@ fn stateful_set(v: &Value) -> Health {
 }
 
 fn daemon_set(v: &Value) -> Health {
-    if let Some(h) = stale(v) {
+    if let Some(h) = unobserved(v) {
         return h;
     }
     let want = int(v, "/status/desiredNumberScheduled");
@@ -312,5 +353,28 @@ mod tests {
         let ds =
             json!({"metadata": {"generation": 1}, "status": {"observedGeneration": 1, "desiredNumberScheduled": 0}});
         assert_eq!(health("apps", "DaemonSet", &ds), Health::Ready);
+        let fresh = json!({"metadata": {"generation": 1}, "status": {}});
+        assert_eq!(
+            health("apps", "DaemonSet", &fresh),
+            Health::InProgress("not observed by its controller yet".into())
+        );
+        let pods_missing = json!({"metadata": {"generation": 2}, "status": {"observedGeneration": 2,
+            "desiredNumberScheduled": 3, "updatedNumberScheduled": 3, "numberAvailable": 1}});
+        assert_eq!(health("apps", "DaemonSet", &pods_missing), Health::InProgress("1 of 3 pods available".into()));
+    }
+
+    #[test]
+    fn claims_waiting_for_their_first_consumer_are_healthy() {
+        let pending = json!({"status": {"phase": "Pending"}});
+        let waits = HealthContext { binding_mode: Some("WaitForFirstConsumer".into()) };
+        assert_eq!(health_in("", "PersistentVolumeClaim", &pending, &waits), Health::Ready);
+        let immediate = HealthContext { binding_mode: Some("Immediate".into()) };
+        assert_eq!(
+            health_in("", "PersistentVolumeClaim", &pending, &immediate),
+            Health::InProgress("claim phase Pending".into())
+        );
+        assert!(!has_health(&crate::plan::ObjectKey::new("", "ConfigMap", Some("a"), "b")));
+        assert!(has_health(&crate::plan::ObjectKey::new("apps", "Deployment", Some("a"), "b")));
+        assert!(has_health(&crate::plan::ObjectKey::new("example.com", "Widget", Some("a"), "b")));
     }
 }

@@ -1,31 +1,174 @@
-//! The apply stage: carries a [`crate::plan::Plan`] out against the cluster.
+//! The apply stage: carries a sync's steps ([`crate::plan::SyncStep`]) out
+//! against the cluster, through the cluster seam.
 //!
-//! One sync of one app: discover kinds, normalise and plan (pure), validate
-//! every changed object with a server-side dry-run before the first write,
-//! record the intent in the inventory, apply wave by wave with server-side
-//! apply (field manager `plumb`, bounded concurrency) waiting for each wave
-//! to be healthy, prune in reverse order, and write the inventory.
+//! One sync of one app: normalise the render, read the inventory and live
+//! metadata, plan (pure), then run the steps: validate every changed object
+//! before the first write, record the intent in the inventory, apply wave
+//! by wave with server-side apply (field manager `plumb`, bounded
+//! concurrency) waiting for each wave to be healthy, prune in reverse order
+//! with preconditions, and record the inventory.
 //!
-//! - [`catalog`] — discovery.
-//! - [`objects`] — single-object apply, dry-run and reads.
 //! - [`observe`] — live metadata for the plan (live cache or lists).
+//! - [`diff`] — one object's diff (`plumb diff`, the dashboard).
 //! - [`health`] — pure health rules.
-//! - [`store`] — the inventory ConfigMap.
+//! - [`store`] — the inventory ConfigMaps.
 //! - [`report`] — the change set of a sync.
-//! - [`sync`] — the sync itself.
+//! - [`sync`] — the sync: planning and running the steps.
+//! - [`waves`] — the validate, apply and health steps.
+//! - [`prune`] — the prune and orphan steps.
 
-pub mod catalog;
+pub mod diff;
 pub mod health;
-pub mod objects;
 pub mod observe;
+pub mod prune;
 pub mod report;
 pub mod store;
 pub mod sync;
+pub mod waves;
 
 pub use report::{ObjectAction, ObjectReport, SyncReport};
 pub use sync::{Mode, SyncOptions, SyncRequest, Syncer};
 
-use crate::plan::PlanError;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::cluster::ClusterError;
+use crate::cluster::catalog::Catalog;
+use crate::plan::inventory::AppSettings;
+use crate::plan::{DesiredObject, Inventory, InventoryEntry, ObjectKey, Plan, PlanError};
+
+/// What the steps of one sync share while they run.
+pub(crate) struct StepRun<'a> {
+    /// The catalog (refreshed when a wave needs kinds applied earlier).
+    pub catalog: Arc<Catalog>,
+    /// The desired objects the plan indexes.
+    pub desired: &'a [DesiredObject],
+    /// The plan.
+    pub plan: &'a Plan,
+    /// The change set being filled in.
+    pub report: &'a mut SyncReport,
+    /// The inventory being built.
+    pub working: &'a mut Working,
+    /// Objects validated only right before their wave (custom resources of
+    /// a CRD this sync creates).
+    pub deferred: HashSet<usize>,
+    /// Objects to delete and create again.
+    pub replace: HashSet<usize>,
+    /// Objects as the last apply returned them, for their health check.
+    pub applied: HashMap<usize, serde_json::Value>,
+    /// Waves written so far.
+    pub waves_applied: usize,
+}
+
+/// The inventory as a sync changes it: what was applied, pruned and
+/// forgotten so far.
+pub(crate) struct Working {
+    inventory: Inventory,
+    index: HashMap<ObjectKey, usize>,
+    touched: bool,
+}
+
+impl Working {
+    fn new(previous: Option<Inventory>, app: &str, options: &SyncOptions, settings: Option<AppSettings>) -> Self {
+        let mut inventory = previous.unwrap_or_else(|| sync::new_inventory(app, options));
+        inventory.instance = Some(options.instance.clone());
+        if options.source.is_some() {
+            inventory.source = options.source.clone();
+        }
+        if let Some(settings) = settings {
+            inventory.settings = settings;
+        }
+        let mut working = Self { inventory, index: HashMap::new(), touched: false };
+        working.reindex();
+        working
+    }
+
+    fn reindex(&mut self) {
+        self.inventory.sort();
+        self.index = self.inventory.entries.iter().enumerate().map(|(i, e)| (e.key.clone(), i)).collect();
+    }
+
+    /// True once the sync wrote anything the inventory must record.
+    fn touched(&self) -> bool {
+        self.touched
+    }
+
+    /// The inventory with every object this sync may write, before the
+    /// first write: a crash mid-sync still knows what to prune. Entries to
+    /// write carry no hash until their apply is confirmed.
+    fn intent(&mut self, desired: &[DesiredObject], plan: &Plan) -> &Inventory {
+        for step in plan.waves.iter().flatten().filter(|s| s.action.writes()) {
+            if let Some(o) = desired.get(step.index) {
+                self.upsert(o, String::new(), 0);
+            }
+        }
+        self.touched = true;
+        self.reindex();
+        &self.inventory
+    }
+
+    /// Records an applied object.
+    fn applied(&mut self, o: &DesiredObject, fields: u64) {
+        self.upsert(o, o.hash.clone(), fields);
+        self.touched = true;
+    }
+
+    fn upsert(&mut self, o: &DesiredObject, hash: String, fields: u64) {
+        match self.index.get(&o.key).and_then(|&i| self.inventory.entries.get_mut(i)) {
+            Some(e) => {
+                e.api_version = o.api_version.clone();
+                e.hash = hash;
+                e.fields = fields;
+            }
+            None => {
+                self.index.insert(o.key.clone(), self.inventory.entries.len());
+                self.inventory.entries.push(InventoryEntry {
+                    key: o.key.clone(),
+                    api_version: o.api_version.clone(),
+                    hash,
+                    fields,
+                });
+            }
+        }
+    }
+
+    /// Marks an object as not confirmed applied (a hook deleted after it
+    /// failed): the next sync writes it again.
+    fn unconfirmed(&mut self, o: &DesiredObject) {
+        self.upsert(o, String::new(), 0);
+        self.touched = true;
+    }
+
+    /// Drops an object that is gone or no longer the app's.
+    fn remove(&mut self, key: &ObjectKey) {
+        self.inventory.entries.retain(|e| &e.key != key);
+        self.touched = true;
+        self.reindex();
+    }
+
+    /// Marks the commit and render as synced.
+    fn synced(&mut self, commit: Option<String>, render_digest: Option<String>) {
+        self.inventory.commit = commit;
+        self.inventory.render_digest = render_digest;
+        self.touched = true;
+    }
+
+    /// Drops what the plan found gone or no longer the app's.
+    fn forgetting(&mut self, plan: &Plan) -> &Self {
+        let forgotten: std::collections::HashSet<&ObjectKey> =
+            plan.gone.iter().chain(plan.left_alone.iter().filter(|(_, why)| why.forgets()).map(|(k, _)| k)).collect();
+        if !forgotten.is_empty() {
+            self.inventory.entries.retain(|e| !forgotten.contains(&e.key));
+            self.reindex();
+        }
+        self
+    }
+
+    /// The inventory now.
+    pub fn inventory(&self) -> &Inventory {
+        &self.inventory
+    }
+}
 
 /// One object's failure, for errors that list several.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +192,7 @@ fn list(failures: &[ObjectFailure]) -> String {
 }
 
 /// Why a sync failed. Messages name the objects and say what to do.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApplyError {
     /// The render has objects plumb cannot plan (bad fields, unknown kinds...).
     #[error("{} object(s) are invalid; nothing was applied:{}", .0.len(), .0.iter().map(|e| format!("\n  - {e}")).collect::<String>())]
@@ -70,6 +213,19 @@ pub enum ApplyError {
     /// The API server rejected objects in the dry-run; nothing was written.
     #[error("the API server rejected {} object(s) in a dry-run; nothing was applied:{}", .0.len(), list(.0))]
     DryRunRejected(Vec<ObjectFailure>),
+    /// Objects checked only right before their wave (custom resources of a
+    /// CRD this sync created) were rejected; earlier waves were applied.
+    #[error(
+        "the API server rejected {} object(s) in a dry-run before their wave; {applied} earlier wave(s) were applied, this one and later ones were not:{}",
+        .failures.len(),
+        list(.failures)
+    )]
+    LateDryRunRejected {
+        /// The rejected objects.
+        failures: Vec<ObjectFailure>,
+        /// Waves applied before.
+        applied: usize,
+    },
     /// Server-side apply of objects failed mid-sync.
     #[error("applying {} object(s) failed; objects of later waves were not applied:{}", .0.len(), list(.0))]
     ApplyFailed(Vec<ObjectFailure>),
@@ -126,8 +282,8 @@ pub enum ApplyError {
     Kube {
         /// The request.
         what: String,
-        /// kube's error.
+        /// The API's error (code, reason, message).
         #[source]
-        source: kube::Error,
+        source: ClusterError,
     },
 }

@@ -5,16 +5,18 @@
 use std::time::Duration;
 
 use super::ApplyError;
-use super::sync::Mode;
+use super::sync::{Mode, SyncRequest};
 use crate::plan::{Action, DesiredObject, LeftAlone, ObjectKey, Plan};
 
 /// What the plan decided for an object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ObjectAction {
     /// Created (or would be).
     Create,
     /// Updated (or would be).
     Update,
+    /// Deleted and created again (`plumb.dev/replace`).
+    Replace,
     /// Already as desired.
     Unchanged,
     /// Deleted because it left Git (or would be).
@@ -27,10 +29,11 @@ pub enum ObjectAction {
 
 impl ObjectAction {
     /// Lower-case name for metrics and messages.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             ObjectAction::Create => "create",
             ObjectAction::Update => "update",
+            ObjectAction::Replace => "replace",
             ObjectAction::Unchanged => "unchanged",
             ObjectAction::Prune => "prune",
             ObjectAction::LeftAlone(_) => "left-alone",
@@ -82,6 +85,22 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// An empty report for `request`, nothing planned yet.
+    pub fn new(request: &SyncRequest) -> Self {
+        Self {
+            app: request.app.name.clone(),
+            commit: request.commit.clone(),
+            render_digest: request.render_digest.clone(),
+            removal: request.removal.is_some(),
+            mode: request.mode,
+            objects: Vec::new(),
+            waves: 0,
+            result: Ok(()),
+            duration: Duration::ZERO,
+            index: Default::default(),
+        }
+    }
+
     /// A report for a sync that could not start.
     pub fn failed(app: &str, commit: &str, error: ApplyError) -> Self {
         Self {
@@ -108,12 +127,19 @@ impl SyncReport {
         self.objects.iter().filter(|o| o.action == action && o.done).count()
     }
 
+    /// True when anything of the sync was written.
+    pub fn wrote(&self) -> bool {
+        self.objects.iter().any(|o| {
+            o.done && !matches!(o.action, ObjectAction::Unchanged | ObjectAction::LeftAlone(_) | ObjectAction::Gone)
+        })
+    }
+
     /// `created 1, configured 2, pruned 0, unchanged 5`.
     pub fn summary(&self) -> String {
         format!(
             "created {}, configured {}, pruned {}, unchanged {}",
             self.done(ObjectAction::Create),
-            self.done(ObjectAction::Update),
+            self.done(ObjectAction::Update) + self.done(ObjectAction::Replace),
             self.done(ObjectAction::Prune),
             self.planned(ObjectAction::Unchanged).len()
         )
@@ -132,6 +158,18 @@ impl SyncReport {
     pub(crate) fn record_fields(&mut self, key: &ObjectKey, fields: Vec<String>) {
         if let Some(o) = self.entry(key) {
             o.fields = fields;
+        }
+    }
+
+    /// Records that the plan's action for `key` became `action` (a replace).
+    pub(crate) fn record_action(&mut self, key: &ObjectKey, action: Action) {
+        self.record_action_kind(key, action_of(action));
+    }
+
+    /// Records what became of `key` when it was not what the plan said.
+    pub(crate) fn record_action_kind(&mut self, key: &ObjectKey, action: ObjectAction) {
+        if let Some(o) = self.entry(key) {
+            o.action = action;
         }
     }
 
@@ -156,14 +194,18 @@ pub(crate) fn fill_report(report: &mut SyncReport, plan: &Plan, desired: &[Desir
         fields: Vec::new(),
     };
     for step in plan.waves.iter().flatten() {
-        let action = match step.action {
-            Action::Create => ObjectAction::Create,
-            Action::Update => ObjectAction::Update,
-            Action::Unchanged => ObjectAction::Unchanged,
-        };
-        report.objects.push(entry(&desired[step.index].key, action));
+        report.objects.push(entry(&desired[step.index].key, action_of(step.action)));
     }
-    report.objects.extend(plan.prune.iter().map(|e| entry(&e.key, ObjectAction::Prune)));
-    report.objects.extend(plan.left_alone.iter().map(|(k, why)| entry(k, ObjectAction::LeftAlone(*why))));
+    report.objects.extend(plan.prune.iter().map(|t| entry(&t.entry.key, ObjectAction::Prune)));
+    report.objects.extend(plan.left_alone.iter().map(|(k, why)| entry(k, ObjectAction::LeftAlone(why.clone()))));
     report.objects.extend(plan.gone.iter().map(|k| entry(k, ObjectAction::Gone)));
+}
+
+fn action_of(action: Action) -> ObjectAction {
+    match action {
+        Action::Create => ObjectAction::Create,
+        Action::Update => ObjectAction::Update,
+        Action::Unchanged | Action::Completed => ObjectAction::Unchanged,
+        Action::Replace => ObjectAction::Replace,
+    }
 }

@@ -1,27 +1,30 @@
-//! One sync of one app, from rendered objects to an updated inventory.
+//! One sync of one app: normalise the render, read the inventory and live
+//! state, let the plan decide ([`crate::plan::steps`]), and carry out its
+//! steps in order. Nothing here decides what to write; it only writes
+//! what the steps say, stops at the first failed step, and always leaves
+//! the inventory recording what was applied.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, stream};
-use kube::api::{DeleteParams, PropagationPolicy};
-use serde_json::Value;
+use tokio::sync::watch;
 use tracing::{Instrument, debug, info, info_span};
 
-use super::catalog::Catalog;
-use super::health::{Health, health};
-use super::objects::{Objects, api_message};
-use super::observe::live_meta;
+use super::observe::observe;
 use super::report::{SyncReport, fill_report};
 use super::store::InventoryStore;
-use super::{ApplyError, ObjectFailure};
-use crate::live::drift::explain;
-use crate::live::{Expected, LiveCache};
+use super::{ApplyError, Working};
+use crate::cluster::catalog::{Catalog, Discovery};
+use crate::cluster::objects::Objects;
+use crate::cluster::{ClusterError, SharedCluster};
+use crate::live::LiveCache;
 use crate::plan::changes::plan;
+use crate::plan::inventory::AppSettings;
+use crate::plan::steps::{StepContext, steps};
 use crate::plan::{
-    Action, AppContext, DesiredObject, Inventory, InventoryEntry, LeftAlone, ObjectKey, Plan, PlanError, PlanInput,
-    PrunePolicy, RenderedObject, normalise,
+    Action, AppContext, DesiredObject, Inventory, ObjectKey, Ownership, PlanError, PlanInput, PrunePolicy, Removal,
+    RenderedObject, Scopes, SyncStep, normalise,
 };
 
 /// Whether a sync may change the cluster.
@@ -38,28 +41,40 @@ pub enum Mode {
 pub struct SyncOptions {
     /// Namespace of the inventory ConfigMaps (plumb's own).
     pub inventory_namespace: String,
+    /// This plumb instance (recorded in every inventory it writes).
+    pub instance: String,
+    /// Where this instance reads its config, for messages (no credentials).
+    pub source: Option<String>,
     /// Server-side applies in flight at once within a wave.
     pub concurrency: usize,
     /// How long a wave may take to become healthy.
     pub health_timeout: Duration,
     /// How often unhealthy objects are re-read.
     pub poll_interval: Duration,
-    /// Propagation policy of prune deletions.
-    pub propagation: PropagationPolicy,
+    /// Propagation policy of prune deletions (`Background`, `Foreground`).
+    pub propagation: String,
     /// Where remote charts pinned in `plumb.lock` are cached (none: remote
     /// charts cannot be rendered).
     pub chart_cache: Option<std::path::PathBuf>,
+    /// Credentials and CA for OCI chart registries.
+    pub registries: Arc<crate::render::oci::auth::Registries>,
+    /// Git credentials remote Kustomize bases are fetched with (the agent's own).
+    pub git_credentials: crate::source::credentials::Credentials,
 }
 
 impl Default for SyncOptions {
     fn default() -> Self {
         Self {
             inventory_namespace: "plumb-system".into(),
+            instance: "plumb".into(),
+            source: None,
             concurrency: 16,
             health_timeout: Duration::from_secs(300),
             poll_interval: Duration::from_millis(500),
-            propagation: PropagationPolicy::Background,
+            propagation: "Background".into(),
             chart_cache: None,
+            registries: Arc::default(),
+            git_credentials: Default::default(),
         }
     }
 }
@@ -79,77 +94,114 @@ pub struct SyncRequest {
     pub mode: Mode,
     /// Prune settings of the app.
     pub prune: PrunePolicy,
-    /// The app left plumb.yaml: prune everything it owns and drop its inventory.
-    pub remove_app: bool,
+    /// The app left plumb.yaml, and how its objects go.
+    pub removal: Option<Removal>,
     /// This app's health timeout, instead of the syncer's.
     pub health_timeout: Option<Duration>,
+    /// The other apps of the commit, and of other instances.
+    pub ownership: Arc<Ownership>,
 }
 
 impl SyncRequest {
-    /// A request that removes `app`: everything it owns is pruned (objects
-    /// marked `plumb.dev/prune: disabled` or relabelled stay).
-    pub fn removal(app: AppContext, mode: Mode) -> Self {
+    /// A request to sync `objects` as `app` in enforce mode, with default
+    /// prune settings and no other app to consider.
+    pub fn new(app: AppContext, objects: Vec<RenderedObject>) -> Self {
         Self {
             app,
-            objects: Vec::new(),
+            objects,
             commit: None,
             render_digest: None,
-            mode,
+            mode: Mode::Enforce,
             prune: PrunePolicy::default(),
-            remove_app: true,
+            removal: None,
             health_timeout: None,
+            ownership: Arc::default(),
         }
+    }
+
+    /// A request that removes `app`; its objects go as the settings its
+    /// inventory recorded say (report mode or `prune: false`: they stay).
+    pub fn removal(app: AppContext, how: Removal) -> Self {
+        Self { removal: Some(how), ..Self::new(app, Vec::new()) }
     }
 }
 
 /// Applies apps to one cluster. Cheap to share: discovery is cached and
 /// refreshed only when a render names a kind it does not know.
 pub struct Syncer {
-    objects: Objects,
-    store: InventoryStore,
-    options: SyncOptions,
-    live: Option<Arc<LiveCache>>,
-    in_flight: Mutex<HashSet<ObjectKey>>,
+    pub(super) objects: Arc<Objects>,
+    pub(super) store: InventoryStore,
+    pub(super) options: SyncOptions,
+    pub(super) live: Option<Arc<LiveCache>>,
     /// Set when the agent shuts down: syncs stop at the next wave boundary.
-    shutdown: Option<tokio::sync::watch::Receiver<bool>>,
-}
-
-/// What [`Syncer::apply_waves`] works through.
-#[derive(Clone, Copy)]
-struct Waves<'a> {
-    /// The normalised objects.
-    desired: &'a [DesiredObject],
-    /// The plan over them.
-    plan: &'a Plan,
-    /// Objects validated only right before their wave.
-    deferred: &'a [usize],
-    /// How long each wave may take to become healthy.
-    timeout: Duration,
-    /// Drift of these objects is corrected (enforce mode).
-    enforce: bool,
+    shutdown: Option<watch::Receiver<bool>>,
 }
 
 impl Syncer {
-    /// A syncer for the cluster `client` talks to.
-    pub async fn new(client: kube::Client, options: SyncOptions) -> Result<Self, ApplyError> {
-        let objects = Objects::new(client.clone(), options.concurrency).await?;
-        let store = InventoryStore::new(client, &options.inventory_namespace);
-        Ok(Self { objects, store, options, live: None, in_flight: Mutex::default(), shutdown: None })
+    /// A syncer for `cluster` (discovers it once).
+    pub async fn new(cluster: SharedCluster, options: SyncOptions) -> Result<Self, ApplyError> {
+        let discovery = Discovery::new(cluster.clone())
+            .await
+            .map_err(|source| ApplyError::Kube { what: "discover the cluster's API resources".into(), source })?;
+        Ok(Self::with_discovery(Arc::new(discovery), options))
+    }
+
+    /// A syncer sharing `discovery` (and its cluster) with the rest of the agent.
+    pub fn with_discovery(discovery: Arc<Discovery>, options: SyncOptions) -> Self {
+        let store = InventoryStore::new(discovery.cluster().clone(), &options.inventory_namespace);
+        let objects = Arc::new(Objects::new(discovery, options.concurrency));
+        Self { objects, store, options, live: None, shutdown: None }
     }
 
     /// Stops syncs at the next wave boundary (and stops waiting for health)
     /// once `shutdown` turns true.
-    pub fn with_shutdown(mut self, shutdown: tokio::sync::watch::Receiver<bool>) -> Self {
+    pub fn with_shutdown(mut self, shutdown: watch::Receiver<bool>) -> Self {
         self.shutdown = Some(shutdown);
         self
     }
 
-    fn stopping(&self) -> bool {
+    /// Plans from `cache` instead of listing objects, and records in it what
+    /// each apply left, so drift can be told from plumb's own writes.
+    pub fn with_live_cache(mut self, cache: Arc<LiveCache>) -> Self {
+        self.live = Some(cache);
+        self
+    }
+
+    /// Object I/O (shared with the drift detector and `plumb diff`).
+    pub fn objects(&self) -> &Arc<Objects> {
+        &self.objects
+    }
+
+    /// The inventory store.
+    pub fn store(&self) -> &InventoryStore {
+        &self.store
+    }
+
+    /// Apps with an inventory owned by this instance (synced before and
+    /// not removed).
+    pub async fn managed_apps(&self) -> Result<Vec<String>, ApplyError> {
+        let me = &self.options.instance;
+        Ok(self
+            .store
+            .apps()
+            .await?
+            .into_iter()
+            .filter(|a| a.instance.as_deref().unwrap_or(super::store::LEGACY_INSTANCE) == me)
+            .map(|a| a.app)
+            .collect())
+    }
+
+    /// The settings.
+    pub fn options(&self) -> &SyncOptions {
+        &self.options
+    }
+
+    pub(super) fn stopping(&self) -> bool {
         self.shutdown.as_ref().is_some_and(|s| *s.borrow())
     }
 
     /// Sleeps for `pause`; false if shutdown began meanwhile.
-    async fn pause(&self, pause: Duration) -> bool {
+    pub(super) async fn pause(&self, pause: Duration) -> bool {
         let Some(mut shutdown) = self.shutdown.clone() else {
             tokio::time::sleep(pause).await;
             return true;
@@ -162,66 +214,32 @@ impl Syncer {
     }
 
     /// What chart renders need from this cluster: its version and API
-    /// versions for `.Capabilities`, and the chart cache.
+    /// versions for `.Capabilities`, `lookup` (read-only), the chart cache
+    /// and the render cache.
     pub async fn chart_env(&self) -> crate::render::helm::ChartEnv {
         let catalog = self.objects.catalog().await;
         crate::render::helm::ChartEnv {
-            capabilities: catalog.capabilities(),
-            remote: self.options.chart_cache.clone().map(|dir| Arc::new(crate::render::remote::RemoteCharts::new(dir))),
+            capabilities: crate::render::chart::Capabilities::of_cluster(
+                catalog.server_version(),
+                catalog.api_versions(),
+            ),
+            remote: self.options.chart_cache.clone().map(|dir| {
+                Arc::new(
+                    crate::render::remote::RemoteCharts::new(dir)
+                        .with_registries(self.options.registries.clone())
+                        .with_git_credentials(self.options.git_credentials.clone()),
+                )
+            }),
+            lookup: Some(Arc::new(crate::render::lookup::ClusterLookup::new(self.objects.clone()))),
+            // In the chart cache, so renders outlive restarts.
+            render_cache: self.options.chart_cache.as_ref().map(|dir| dir.join("renders")),
         }
-    }
-
-    /// Plans from `cache` instead of listing objects, and records in it what
-    /// each apply left, so drift can be told from plumb's own writes.
-    pub fn with_live_cache(mut self, cache: Arc<LiveCache>) -> Self {
-        self.live = Some(cache);
-        self
-    }
-
-    /// True while a sync is applying `key`.
-    pub fn in_flight(&self, key: &ObjectKey) -> bool {
-        self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(key)
-    }
-
-    fn set_in_flight(&self, keys: impl IntoIterator<Item = ObjectKey>, on: bool) {
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for key in keys {
-            if on {
-                in_flight.insert(key);
-            } else {
-                in_flight.remove(&key);
-            }
-        }
-    }
-
-    /// Server-side applies one object (or dry-runs it), outside a sync:
-    /// drift correction and drift diffs.
-    pub async fn apply_object(&self, o: &DesiredObject, dry_run: bool) -> Result<Value, String> {
-        let catalog = self.objects.catalog().await;
-        self.objects.apply(&catalog, o, dry_run).await
-    }
-
-    /// Reads one object as it is in the cluster.
-    pub async fn get_object(&self, o: &DesiredObject) -> Result<Option<Value>, String> {
-        let catalog = self.objects.catalog().await;
-        self.objects.get(&catalog, o).await
     }
 
     /// Syncs one app. Never panics on bad input: every failure is in the report.
     pub async fn sync(&self, request: SyncRequest) -> SyncReport {
         let started = Instant::now();
-        let mut report = SyncReport {
-            app: request.app.name.clone(),
-            commit: request.commit.clone(),
-            render_digest: request.render_digest.clone(),
-            removal: request.remove_app,
-            mode: request.mode,
-            objects: Vec::new(),
-            waves: 0,
-            result: Ok(()),
-            duration: Duration::ZERO,
-            index: Default::default(),
-        };
+        let mut report = SyncReport::new(&request);
         let span = info_span!("sync", app = %request.app.name, commit = request.commit.as_deref().unwrap_or("-"));
         report.result = self.run(&request, &mut report).instrument(span).await;
         report.duration = started.elapsed();
@@ -235,28 +253,31 @@ impl Syncer {
         report
     }
 
-    /// Apps that have an inventory (synced before and not removed).
-    pub async fn managed_apps(&self) -> Result<Vec<String>, ApplyError> {
-        self.store.apps().await
-    }
-
     async fn run(&self, request: &SyncRequest, report: &mut SyncReport) -> Result<(), ApplyError> {
         let app = &request.app.name;
         let (catalog, desired) = self.desired_objects(request).await?;
         let previous = self.store.read(app).await?;
-        let kinds: BTreeSet<(String, String)> = desired
+        if let Some(owner) =
+            previous.as_ref().and_then(|i| i.instance.as_deref()).filter(|o| *o != self.options.instance)
+        {
+            return Err(PlanError::AppOfAnotherInstance { app: app.clone(), instance: owner.to_string() }.into());
+        }
+        // A removed app goes as it was configured when last synced.
+        let settings = previous.as_ref().map(|i| i.settings).unwrap_or_default();
+        let (mode, prune) = match request.removal {
+            Some(_) => (if settings.report { Mode::Report } else { Mode::Enforce }, removal_policy(settings)),
+            None => (request.mode, request.prune),
+        };
+        let keys: HashSet<&ObjectKey> = desired
             .iter()
             .map(|o| &o.key)
             .chain(previous.iter().flat_map(|i| i.entries.iter().map(|e| &e.key)))
-            .map(|k| (k.group.clone(), k.kind.clone()))
             .collect();
-        // The lease keeps the watches of these kinds until the sync ends.
-        let (live, _lease) = live_meta(
-            self.objects.client(),
+        let observed = observe(
+            self.objects.cluster(),
             self.live.as_deref(),
             &catalog,
-            app,
-            &kinds,
+            &keys,
             previous.as_ref(),
             self.options.concurrency,
         )
@@ -265,103 +286,195 @@ impl Syncer {
             app,
             desired: &desired,
             inventory: previous.as_ref(),
-            live: &live,
-            prune: request.prune,
-            remove_app: request.remove_app,
+            live: &observed.live,
+            prune,
+            removal: request.removal,
+            ownership: &request.ownership,
         })?;
-        fill_report(report, &plan, &desired);
-        debug!(waves = plan.waves.len(), prune = plan.prune.len(), "planned");
-        let enforce = request.mode == Mode::Enforce;
-        self.expect_unchanged(&plan, &desired, enforce);
-        if !enforce {
-            return Ok(());
-        }
-
-        let unchanged_inventory =
+        let already_synced =
             previous.as_ref().is_some_and(|i| i.commit == request.commit && i.render_digest == request.render_digest);
-        if plan.is_noop() && plan.gone.is_empty() && unchanged_inventory {
+        let sync_plan = steps(
+            plan,
+            StepContext {
+                desired: &desired,
+                enforce: mode == Mode::Enforce,
+                removal: request.removal.is_some(),
+                already_synced,
+                has_health: super::health::has_health,
+            },
+        );
+        fill_report(report, &sync_plan.plan, &desired);
+        report.mode = mode;
+        debug!(steps = ?sync_plan.steps.len(), prune = sync_plan.plan.prune.len(), "planned");
+        self.expect_unchanged(&sync_plan.plan, &desired, mode == Mode::Enforce);
+        if sync_plan.steps.is_empty() {
             return Ok(());
         }
 
-        // Validate every changed object the cluster can already check
-        // before the first write; the rest (kinds whose CRD, or objects
-        // whose Namespace, arrives in this sync) are checked right before
-        // their wave, once what they need is applied and healthy.
-        let steps = || plan.waves.iter().flatten();
-        let writes: Vec<usize> = steps().filter(|s| s.action != Action::Unchanged).map(|s| s.index).collect();
-        let new_namespaces: BTreeSet<&str> = steps()
-            .filter(|s| {
-                s.action == Action::Create
-                    && desired[s.index].key.group.is_empty()
-                    && desired[s.index].key.kind == "Namespace"
-            })
-            .map(|s| desired[s.index].key.name.as_str())
-            .collect();
-        let (checkable, deferred): (Vec<usize>, Vec<usize>) = writes.iter().partition(|&&i| {
-            let o = &desired[i];
-            catalog.resolve(&o.api_version, &o.key.kind).is_some()
-                && !o.key.namespace.as_deref().is_some_and(|ns| new_namespaces.contains(ns))
-        });
-        self.dry_run(&catalog, &desired, &checkable).await?;
-
-        let mut working = previous.clone().unwrap_or_else(|| Inventory { app: app.clone(), ..Default::default() });
-        let mut index = inventory_index(&working);
-        for &i in &writes {
-            upsert(&mut working, &mut index, &desired[i], String::new(), 0);
-        }
-        working.sort();
-        self.store.write(&working).await?;
-
-        let waves = Waves {
+        let mut working = Working::new(previous, app, &self.options, inventory_settings(request, mode));
+        let mut context = super::StepRun {
+            catalog,
             desired: &desired,
-            plan: &plan,
-            deferred: &deferred,
-            timeout: request.health_timeout.unwrap_or(self.options.health_timeout),
-            enforce,
+            plan: &sync_plan.plan,
+            report,
+            working: &mut working,
+            deferred: HashSet::new(),
+            replace: HashSet::new(),
+            applied: HashMap::new(),
+            waves_applied: 0,
         };
-        let applied = self.apply_waves(catalog, &waves, &mut working, report).await;
-        let pruned = match &applied {
-            Ok(()) => self.prune(&plan, &mut working, report).await,
-            Err(_) => Ok(()),
-        };
-        let forgotten: BTreeSet<&ObjectKey> = plan
-            .gone
-            .iter()
-            .chain(plan.left_alone.iter().filter(|(_, why)| *why == LeftAlone::NotOwned).map(|(k, _)| k))
-            .collect();
-        working.entries.retain(|e| !forgotten.contains(&e.key));
+        let total = sync_plan.steps.iter().filter(|s| matches!(s, SyncStep::Apply { .. })).count();
+        let mut waves_done = 0;
+        let mut result = Ok(());
+        for step in &sync_plan.steps {
+            if let SyncStep::Apply { .. } = step {
+                // A shutdown abandons the sync between waves: what was
+                // applied is already in the working inventory.
+                if self.stopping() {
+                    result = Err(ApplyError::Interrupted { done: waves_done, total });
+                    break;
+                }
+                waves_done += 1;
+            }
+            let outcome = match step {
+                SyncStep::Validate(indexes) => self.validate(&mut context, indexes).await,
+                SyncStep::RecordIntent => {
+                    let intent = context.working.intent(context.desired, context.plan).clone();
+                    self.store.write(&intent).await
+                }
+                SyncStep::Apply { writes, .. } => self.apply_wave(&mut context, writes, mode == Mode::Enforce).await,
+                SyncStep::AwaitHealthy { objects, .. } => {
+                    let timeout = request.health_timeout.unwrap_or(self.options.health_timeout);
+                    match self.await_healthy(&mut context, objects, timeout).await {
+                        // This wave is written; it was its health that was not awaited.
+                        Err(ApplyError::Interrupted { .. }) => Err(ApplyError::Interrupted { done: waves_done, total }),
+                        Err(error) => {
+                            self.delete_failed_hooks(&mut context, objects).await;
+                            Err(error)
+                        }
+                        ok => ok,
+                    }
+                }
+                SyncStep::DeleteHooks { objects, .. } => self.delete_hooks(&context, objects).await,
+                SyncStep::Prune => self.prune(&mut context).await,
+                SyncStep::Orphan => self.orphan(&mut context).await,
+                SyncStep::RecordResult => {
+                    context.working.synced(request.commit.clone(), request.render_digest.clone());
+                    let inventory = context.working.forgetting(context.plan).inventory().clone();
+                    self.store.write(&inventory).await
+                }
+                SyncStep::CheckDrift(indexes) => {
+                    self.check_drift(app, &context.catalog, context.desired, indexes).await;
+                    Ok(())
+                }
+                SyncStep::DropInventory => {
+                    if let Some(cache) = &self.live {
+                        for key in cache.expected_keys(Some(app)) {
+                            cache.forget(&key);
+                        }
+                        cache.drift().forget_app(app);
+                    }
+                    self.store.delete(app).await
+                }
+            };
+            if let Err(error) = outcome {
+                result = Err(error);
+                break;
+            }
+        }
+        if result.is_err() && context.working.touched() {
+            // What was applied (and what is gone) is recorded, so the next
+            // sync, or a restarted agent, knows it.
+            let inventory = context.working.forgetting(context.plan).inventory().clone();
+            if let Err(error) = self.store.write(&inventory).await {
+                tracing::warn!(%error, "could not record the inventory after a failed sync");
+            }
+        }
         if let Some(cache) = &self.live {
-            forgotten.iter().for_each(|k| cache.forget(k));
+            for (key, why) in &sync_plan.plan.left_alone {
+                if why.forgets() {
+                    cache.forget(key);
+                }
+            }
+            for key in &sync_plan.plan.gone {
+                cache.forget(key);
+            }
         }
-        if applied.is_ok() && pruned.is_ok() {
-            working.commit = request.commit.clone();
-            working.render_digest = request.render_digest.clone();
-        }
-        working.sort();
-        if request.remove_app && applied.is_ok() && pruned.is_ok() {
-            self.store.delete(app).await?;
-        } else {
-            self.store.write(&working).await?;
-        }
-        applied.and(pruned)
+        drop(observed);
+        result
     }
 
     /// Records, for objects the plan leaves unchanged, that their live
     /// state is what plumb expects (first sync after a start, or a new
     /// desired manifest with the same content).
-    fn expect_unchanged(&self, plan: &Plan, desired: &[DesiredObject], enforce: bool) {
+    fn expect_unchanged(&self, plan: &crate::plan::Plan, desired: &[DesiredObject], enforce: bool) {
         let Some(cache) = &self.live else { return };
         for step in plan.waves.iter().flatten().filter(|s| s.action == Action::Unchanged) {
             let o = &desired[step.index];
-            let known = cache.expected(&o.key).is_some_and(|e| e.desired.hash == o.hash && e.enforce == enforce);
+            let known = cache.expected(&o.key).is_some_and(|e| *e.desired.hash == *o.hash && e.enforce == enforce);
             if let (false, Some(entry)) = (known, cache.entry(&o.key)) {
-                let expected = Expected {
+                let expected = crate::live::Expected {
                     fingerprint: entry.fingerprint,
                     generation: entry.generation,
-                    desired: Arc::new(o.clone()),
+                    resource_version: None,
+                    desired: Arc::new(crate::live::cache::KeptObject::keep(o)),
                     enforce,
                 };
                 cache.expect(o.key.clone(), expected);
+            }
+        }
+    }
+
+    /// Report mode: compares objects plumb does not apply with what it
+    /// would apply (one read and one dry-run each, for objects not checked
+    /// at this manifest before), records drift, and watches them from now on.
+    async fn check_drift(&self, app: &str, catalog: &Catalog, desired: &[DesiredObject], indexes: &[usize]) {
+        let Some(cache) = &self.live else { return };
+        for &i in indexes {
+            let o = &desired[i];
+            // Checked at this manifest and unchanged since (objects with
+            // plumb's label are watched; others are checked each sync).
+            let checked = cache.expected(&o.key).is_some_and(|e| {
+                *e.desired.hash == *o.hash
+                    && !e.enforce
+                    && cache.entry(&o.key).is_some_and(|live| live.resource_version == e.resource_version)
+            });
+            if checked {
+                continue;
+            }
+            let (Ok(Some(live)), Ok(applied)) =
+                (self.objects.get(catalog, &o.api_version, &o.key).await, self.objects.apply(catalog, o, true).await)
+            else {
+                continue;
+            };
+            let fields = crate::live::drift::explain_values(
+                &o.key,
+                &applied,
+                &live,
+                &crate::live::drift::ignored_pointers(&o.manifest),
+            );
+            let expected = crate::live::Expected {
+                fingerprint: 0,
+                generation: None,
+                resource_version: live["metadata"]["resourceVersion"].as_str().map(String::from),
+                desired: Arc::new(crate::live::cache::KeptObject::keep(o)),
+                enforce: false,
+            };
+            cache.expect(o.key.clone(), expected);
+            if fields.is_empty() {
+                cache.drift().resolve(&o.key);
+            } else {
+                cache.drift().detected(crate::live::DriftRecord {
+                    app: app.to_string(),
+                    api_version: o.api_version.clone(),
+                    uid: live["metadata"]["uid"].as_str().map(String::from),
+                    drift: crate::live::drift::Drift {
+                        key: o.key.clone(),
+                        kind: crate::live::drift::DriftKind::Modified,
+                        fields,
+                    },
+                    detected_at: std::time::SystemTime::now(),
+                });
             }
         }
     }
@@ -377,7 +490,10 @@ impl Syncer {
         let mut catalog = self.objects.catalog().await;
         let mut refreshed = false;
         loop {
-            let mut scopes = catalog.scopes();
+            let mut scopes = Scopes::default();
+            for (group, kind, namespaced) in catalog.kinds() {
+                scopes.insert(group, kind, namespaced);
+            }
             scopes.add_crds(request.objects.iter().map(|o| &o.manifest));
             let mut desired = Vec::with_capacity(request.objects.len());
             let mut errors = Vec::new();
@@ -389,12 +505,12 @@ impl Syncer {
             }
             let unknown_kind = errors.iter().any(|e| matches!(e, PlanError::UnknownKind { .. }));
             if unknown_kind && !refreshed {
-                catalog = self.objects.refresh_catalog().await?;
+                catalog = self.refresh_catalog().await?;
                 refreshed = true;
                 continue;
             }
             if !errors.is_empty() {
-                return Err(ApplyError::Invalid(errors));
+                return Err(ApplyError::Invalid(errors.into_iter().map(|e| with_unavailable(e, &catalog)).collect()));
             }
             let mut seen: HashMap<&ObjectKey, &str> = HashMap::new();
             for d in &desired {
@@ -410,226 +526,59 @@ impl Syncer {
         }
     }
 
-    async fn dry_run(&self, catalog: &Catalog, desired: &[DesiredObject], indexes: &[usize]) -> Result<(), ApplyError> {
-        let mut failures: Vec<ObjectFailure> = self
-            .objects
-            .apply_many(catalog, desired, indexes, true)
-            .await
-            .into_iter()
-            .filter_map(|(i, result, _)| result.err().map(|message| failure(&desired[i], message)))
-            .collect();
-        if failures.is_empty() {
-            return Ok(());
-        }
-        failures.sort_by(|a, b| a.object.cmp(&b.object));
-        Err(ApplyError::DryRunRejected(failures))
+    pub(super) async fn refresh_catalog(&self) -> Result<Arc<Catalog>, ApplyError> {
+        self.objects.discovery().refresh().await.map_err(|source: ClusterError| ApplyError::Kube {
+            what: "discover the cluster's API resources".into(),
+            source,
+        })
     }
+}
 
-    /// Applies the plan's waves in order, each healthy before the next.
-    async fn apply_waves(
-        &self,
-        mut catalog: Arc<Catalog>,
-        waves: &Waves<'_>,
-        working: &mut Inventory,
-        report: &mut SyncReport,
-    ) -> Result<(), ApplyError> {
-        let Waves { desired, plan, deferred, timeout, enforce } = *waves;
-        let total = plan.waves.len();
-        let mut index = inventory_index(working);
-        for (done, wave) in plan.waves.iter().enumerate() {
-            let writes: Vec<usize> = wave.iter().filter(|s| s.action != Action::Unchanged).map(|s| s.index).collect();
-            if writes.is_empty() {
-                continue;
-            }
-            // A shutdown abandons the sync between waves: what was applied
-            // is already in the working inventory.
-            if self.stopping() {
-                return Err(ApplyError::Interrupted { done, total });
-            }
-            let late: Vec<usize> = writes.iter().copied().filter(|i| deferred.contains(i)).collect();
-            if !late.is_empty() {
-                // Their CRDs and Namespaces were applied and became healthy
-                // in earlier waves.
-                if late.iter().any(|&i| catalog.resolve(&desired[i].api_version, &desired[i].key.kind).is_none()) {
-                    catalog = self.objects.refresh_catalog().await?;
-                }
-                self.dry_run(&catalog, desired, &late).await?;
-            }
-            let keys = || writes.iter().map(|&i| desired[i].key.clone());
-            self.set_in_flight(keys(), true);
-            // Updates are read first so the change set can name the
-            // fields they change (one GET per updated object).
-            let updates: Vec<usize> = wave.iter().filter(|s| s.action == Action::Update).map(|s| s.index).collect();
-            let current: &Catalog = &catalog;
-            let before: HashMap<usize, Value> = stream::iter(updates)
-                .map(|i| async move { (i, self.objects.get(current, &desired[i]).await.ok().flatten()) })
-                .buffer_unordered(self.options.concurrency.max(1))
-                .filter_map(|(i, live)| async move { live.map(|l| (i, l)) })
-                .collect()
-                .await;
-            let results = self.objects.apply_many(&catalog, desired, &writes, false).await;
-            let mut healthy_wait = Vec::new();
-            let mut failures = Vec::new();
-            for (i, result, duration) in results {
-                let o = &desired[i];
-                match result {
-                    Ok(object) => {
-                        let expected = Expected::of(&object, Arc::new(o.clone()), enforce);
-                        upsert(working, &mut index, o, o.hash.clone(), expected.fingerprint);
-                        if let Some(cache) = &self.live {
-                            cache.applied(o.key.clone(), expected);
-                        }
-                        report.record(&o.key, Ok(()), duration);
-                        if let Some(previous) = before.get(&i) {
-                            let changed = explain(&o.key, &object, previous, &[]).into_iter().map(|f| f.path).collect();
-                            report.record_fields(&o.key, changed);
-                        }
-                        healthy_wait.push((i, object));
-                    }
-                    Err(message) => {
-                        report.record(&o.key, Err(message.clone()), duration);
-                        failures.push(failure(o, message));
-                    }
-                }
-            }
-            self.set_in_flight(keys(), false);
-            if !failures.is_empty() {
-                failures.sort_by(|a, b| a.object.cmp(&b.object));
-                return Err(ApplyError::ApplyFailed(failures));
-            }
-            match self.wait_healthy(&catalog, desired, healthy_wait, timeout).await {
-                // This wave is written; it was its health that was not awaited.
-                Err(ApplyError::Interrupted { .. }) => return Err(ApplyError::Interrupted { done: done + 1, total }),
-                other => other?,
-            }
-        }
-        Ok(())
-    }
-
-    /// Waits until every object is healthy; fails fast on a terminal state.
-    async fn wait_healthy(
-        &self,
-        catalog: &Catalog,
-        desired: &[DesiredObject],
-        mut pending: Vec<(usize, Value)>,
-        timeout: Duration,
-    ) -> Result<(), ApplyError> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let mut waiting = Vec::new();
-            for (i, object) in pending {
-                let o = &desired[i];
-                match health(&o.key.group, &o.key.kind, &object) {
-                    Health::Ready => {}
-                    Health::Failed(reason) => return Err(ApplyError::Unhealthy { object: o.key.to_string(), reason }),
-                    Health::InProgress(reason) => waiting.push((i, object, reason)),
-                }
-            }
-            let Some((first, _, reason)) = waiting.first() else { return Ok(()) };
-            if Instant::now() >= deadline {
-                return Err(ApplyError::HealthTimeout {
-                    object: desired[*first].key.to_string(),
-                    reason: reason.clone(),
-                    timeout,
-                });
-            }
-            if !self.pause(self.options.poll_interval).await {
-                return Err(ApplyError::Interrupted { done: 0, total: 0 });
-            }
-            pending = stream::iter(waiting)
-                .map(|(i, last, _)| async move {
-                    // A failed read is retried on the next round.
-                    let fresh = self.objects.get(catalog, &desired[i]).await.ok().flatten();
-                    (i, fresh.unwrap_or(last))
-                })
-                .buffer_unordered(self.options.concurrency.max(1))
-                .collect()
-                .await;
-        }
-    }
-
-    /// Deletes what left Git, in plan order (reverse kind rank), and waits
-    /// for Namespaces and CRDs to be gone.
-    async fn prune(&self, plan: &Plan, working: &mut Inventory, report: &mut SyncReport) -> Result<(), ApplyError> {
-        let catalog = self.objects.catalog().await;
-        let params = DeleteParams { propagation_policy: Some(self.options.propagation.clone()), ..Default::default() };
-        let mut failures = Vec::new();
-        let mut wait_gone = Vec::new();
-        for entry in &plan.prune {
-            let started = Instant::now();
-            let result = match self.objects.api_for(&catalog, &entry.api_version, &entry.key) {
-                Ok(api) => match api.delete(&entry.key.name, &params).await {
-                    Ok(_) => Ok(Some(api)),
-                    Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-                    Err(e) => Err(api_message(e)),
+/// An unknown kind whose group failed discovery is named with its APIService.
+fn with_unavailable(error: PlanError, catalog: &Catalog) -> PlanError {
+    match error {
+        PlanError::UnknownKind { origin, api_version, kind } => {
+            match catalog.failure_of(ObjectKey::group_of(&api_version)) {
+                Some((gv, failure)) => PlanError::KindUnavailable {
+                    origin,
+                    api_version,
+                    kind,
+                    apiservice: crate::cluster::objects::apiservice_name(gv),
+                    reason: failure.to_string(),
                 },
-                Err(message) => Err(message),
-            };
-            report.record(&entry.key, result.as_ref().map(|_| ()).map_err(Clone::clone), started.elapsed());
-            match result {
-                Ok(api) => {
-                    working.entries.retain(|e| e.key != entry.key);
-                    if let Some(cache) = &self.live {
-                        cache.forget(&entry.key);
-                    }
-                    if matches!(entry.key.kind.as_str(), "Namespace" | "CustomResourceDefinition") {
-                        wait_gone.extend(api.map(|api| (api, entry)));
-                    }
-                }
-                Err(message) => {
-                    failures.push(ObjectFailure { object: entry.key.to_string(), origin: "inventory".into(), message })
-                }
+                None => PlanError::UnknownKind { origin, api_version, kind },
             }
         }
-        let deadline = Instant::now() + self.options.health_timeout;
-        for (api, entry) in wait_gone {
-            while matches!(api.get_opt(&entry.key.name).await, Ok(Some(_))) {
-                if Instant::now() >= deadline {
-                    failures.push(ObjectFailure {
-                        object: entry.key.to_string(),
-                        origin: "inventory".into(),
-                        message: format!("still terminating after {:?}", self.options.health_timeout),
-                    });
-                    break;
-                }
-                tokio::time::sleep(self.options.poll_interval).await;
-            }
-        }
-        if failures.is_empty() { Ok(()) } else { Err(ApplyError::PruneFailed(failures)) }
+        other => other,
     }
 }
 
-/// Where each object is in the inventory's entries (large apps have
-/// thousands: a linear search per applied object would be quadratic).
-fn inventory_index(inventory: &Inventory) -> HashMap<ObjectKey, usize> {
-    inventory.entries.iter().enumerate().map(|(i, e)| (e.key.clone(), i)).collect()
-}
-
-fn upsert(
-    inventory: &mut Inventory,
-    index: &mut HashMap<ObjectKey, usize>,
-    o: &DesiredObject,
-    hash: String,
-    fields: u64,
-) {
-    match index.get(&o.key).and_then(|&i| inventory.entries.get_mut(i)) {
-        Some(e) => {
-            e.api_version = o.api_version.clone();
-            e.hash = hash;
-            e.fields = fields;
-        }
-        None => {
-            index.insert(o.key.clone(), inventory.entries.len());
-            inventory.entries.push(InventoryEntry {
-                key: o.key.clone(),
-                api_version: o.api_version.clone(),
-                hash,
-                fields,
-            });
-        }
+/// The prune policy a removed app had (recorded in its inventory).
+fn removal_policy(settings: AppSettings) -> PrunePolicy {
+    PrunePolicy {
+        enabled: !settings.no_prune,
+        crds: settings.prune_crds,
+        non_empty_namespaces: settings.prune_non_empty_namespaces,
+        ..PrunePolicy::default()
     }
 }
 
-fn failure(o: &DesiredObject, message: String) -> ObjectFailure {
-    ObjectFailure { object: o.key.to_string(), origin: o.origin.clone(), message }
+/// What the inventory records of the app's settings, for its removal.
+fn inventory_settings(request: &SyncRequest, mode: Mode) -> Option<AppSettings> {
+    request.removal.is_none().then_some(AppSettings {
+        report: mode == Mode::Report,
+        no_prune: !request.prune.enabled,
+        prune_crds: request.prune.crds,
+        prune_non_empty_namespaces: request.prune.non_empty_namespaces,
+    })
+}
+
+/// The inventory as a sync builds it.
+pub(super) fn new_inventory(app: &str, options: &SyncOptions) -> Inventory {
+    Inventory {
+        app: app.to_string(),
+        instance: Some(options.instance.clone()),
+        source: options.source.clone(),
+        ..Inventory::default()
+    }
 }

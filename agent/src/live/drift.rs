@@ -11,14 +11,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::cache::{Expected, LiveEntry};
 use super::fields::{FieldPath, paths, plumb_entry, under_pointer, value_at};
 use crate::plan::ObjectKey;
 
 /// Annotation listing JSON pointers whose drift is ignored (comma-separated).
 pub const IGNORE_ANNOTATION: &str = "plumb.dev/ignore";
 
-/// Shown instead of a Secret's values.
-pub const REDACTED: &str = "<redacted>";
+pub use crate::redact::REDACTED;
 
 /// How an object drifted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,6 +80,53 @@ pub fn describe_field(path: &str, managers: &[String]) -> String {
     if managers.is_empty() { path.to_string() } else { format!("{path} ({})", managers.join(", ")) }
 }
 
+/// What the drift detector must do about one object, from what plumb
+/// expects of it and what the live cache holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// plumb expects nothing of it: any drift record goes.
+    NotManaged,
+    /// It is as plumb left it.
+    InSync,
+    /// It is gone.
+    Deleted,
+    /// plumb's fields changed hands or the spec moved: read it and explain.
+    Explain,
+}
+
+impl Check {
+    /// True when the object needs the detector's attention.
+    pub fn is_suspect(self) -> bool {
+        matches!(self, Check::Deleted | Check::Explain)
+    }
+}
+
+/// Classifies one object (pure).
+pub fn classify(expected: Option<&Expected>, observed: Option<&LiveEntry>) -> Check {
+    match (expected, observed) {
+        (None, _) => Check::NotManaged,
+        (Some(_), None) => Check::Deleted,
+        (Some(expected), Some(entry)) if entry.differs_from(expected) => Check::Explain,
+        (Some(_), Some(_)) => Check::InSync,
+    }
+}
+
+/// Whether a new state of an object goes to the detector (pure): it is not
+/// as plumb expects, or it just came back to that (drift undone by hand
+/// must be resolved; the detector does so without a request).
+pub fn needs_check(expected: Option<&Expected>, before: Option<&LiveEntry>, now: &LiveEntry) -> bool {
+    expected.is_some_and(|e| now.differs_from(e) || before.is_some_and(|b| b.differs_from(e)))
+}
+
+/// A field's value as `plumb diff` prints it: JSON, `<redacted>` or `(absent)`.
+pub fn show_value(value: &Option<serde_json::Value>) -> String {
+    match value {
+        Some(serde_json::Value::String(s)) if s == REDACTED => REDACTED.to_string(),
+        Some(v) => v.to_string(),
+        None => "(absent)".to_string(),
+    }
+}
+
 /// The `managedFields` of an object as the API returned it.
 pub fn managed_fields(object: &Value) -> Vec<ManagedFieldsEntry> {
     serde_json::from_value(object["metadata"]["managedFields"].clone()).unwrap_or_default()
@@ -95,6 +142,41 @@ pub fn ignored_pointers(desired: &Value) -> Vec<String> {
 
 fn plumb_paths(managed: &[ManagedFieldsEntry]) -> std::collections::BTreeSet<FieldPath> {
     plumb_entry(managed).and_then(|m| m.fields_v1.as_ref()).map(|f| paths(&f.0)).unwrap_or_default()
+}
+
+/// Explains how `live` differs from `applied` (a dry-run's result) for an
+/// object plumb never applied (report mode): the fields plumb would set
+/// whose values differ. plumb owns none of them, so ownership says nothing.
+pub fn explain_values(key: &ObjectKey, applied: &Value, live: &Value, ignore: &[String]) -> Vec<FieldDrift> {
+    let live_managed = managed_fields(live);
+    let wanted = plumb_paths(&managed_fields(applied));
+    let secret = key.group.is_empty() && key.kind == "Secret";
+    let show = |object: &Value, path: &FieldPath| {
+        value_at(object, path).map(|v| {
+            let sensitive = secret && matches!(path.0.first().map(String::as_str), Some("data" | "stringData"));
+            if sensitive { Value::String(REDACTED.into()) } else { v.clone() }
+        })
+    };
+    wanted
+        .iter()
+        .filter(|p| value_at(applied, p) != value_at(live, p))
+        .filter(|path| !ignore.iter().any(|pointer| under_pointer(path, pointer)))
+        .map(|path| FieldDrift {
+            path: path.to_string(),
+            desired: show(applied, path),
+            live: show(live, path),
+            managers: managers_of(&live_managed, path),
+        })
+        .collect()
+}
+
+fn managers_of(live_managed: &[ManagedFieldsEntry], path: &FieldPath) -> Vec<String> {
+    live_managed
+        .iter()
+        .filter(|m| plumb_entry(std::slice::from_ref(m)).is_none())
+        .filter(|m| m.fields_v1.as_ref().is_some_and(|f| paths(&f.0).contains(path)))
+        .map(|m| format!("{} ({})", m.manager.as_deref().unwrap_or("?"), m.operation.as_deref().unwrap_or("?")))
+        .collect()
 }
 
 /// Explains how `live` drifted from `applied` (the desired object as the
@@ -121,12 +203,7 @@ pub fn explain(key: &ObjectKey, applied: &Value, live: &Value, ignore: &[String]
             path: path.to_string(),
             desired: show(applied, path),
             live: show(live, path),
-            managers: live_managed
-                .iter()
-                .filter(|m| plumb_entry(std::slice::from_ref(m)).is_none())
-                .filter(|m| m.fields_v1.as_ref().is_some_and(|f| paths(&f.0).contains(path)))
-                .map(|m| format!("{} ({})", m.manager.as_deref().unwrap_or("?"), m.operation.as_deref().unwrap_or("?")))
-                .collect(),
+            managers: managers_of(&live_managed, path),
         })
         .collect()
 }
@@ -255,6 +332,57 @@ mod tests {
         assert_eq!(drift[0].desired, Some(json!(REDACTED)));
         assert_eq!(drift[0].live, Some(json!(REDACTED)));
         assert!(!serde_json::to_string(&drift).expect("json").contains("czNjcjN0"));
+    }
+
+    fn expected(fingerprint: u64, resource_version: Option<&str>) -> Expected {
+        let desired = std::sync::Arc::new(super::super::cache::KeptObject::keep(&crate::plan::DesiredObject {
+            key: ObjectKey::new("", "ConfigMap", Some("n"), "c"),
+            api_version: "v1".into(),
+            manifest: json!({}),
+            hash: String::new(),
+            origin: String::new(),
+        }));
+        Expected {
+            fingerprint,
+            generation: None,
+            resource_version: resource_version.map(Into::into),
+            desired,
+            enforce: resource_version.is_none(),
+        }
+    }
+
+    fn live(fingerprint: u64, resource_version: &str) -> LiveEntry {
+        LiveEntry {
+            app: Some("a".into()),
+            prune_disabled: false,
+            resource_version: Some(resource_version.into()),
+            fingerprint,
+            generation: None,
+            uid: None,
+        }
+    }
+
+    #[test]
+    fn changes_and_returns_to_the_expected_state_are_checked() {
+        let expected = expected(7, None);
+        let (as_applied, edited) = (live(7, "1"), live(9, "2"));
+        assert!(needs_check(Some(&expected), Some(&as_applied), &edited), "an edit");
+        assert!(needs_check(Some(&expected), Some(&edited), &edited), "another event while drifted");
+        assert!(needs_check(Some(&expected), Some(&edited), &as_applied), "back as applied");
+        assert!(!needs_check(Some(&expected), Some(&as_applied), &as_applied), "status updates");
+        assert!(!needs_check(Some(&expected), None, &as_applied), "listed as applied");
+        assert!(!needs_check(None, Some(&as_applied), &edited), "not plumb's");
+        assert_eq!(classify(Some(&expected), None), Check::Deleted);
+        assert_eq!(classify(Some(&expected), Some(&edited)), Check::Explain);
+        assert_eq!(classify(Some(&expected), Some(&as_applied)), Check::InSync);
+        assert_eq!(classify(None, Some(&edited)), Check::NotManaged);
+    }
+
+    #[test]
+    fn objects_plumb_never_applied_are_checked_on_any_change() {
+        let report = expected(0, Some("5"));
+        assert_eq!(classify(Some(&report), Some(&live(0, "5"))), Check::InSync);
+        assert_eq!(classify(Some(&report), Some(&live(0, "6"))), Check::Explain, "any new version is looked at");
     }
 
     #[test]

@@ -9,19 +9,31 @@
 //! - [`object`] — normalising a rendered manifest into a [`DesiredObject`].
 //! - [`order`] — kind ranks, dependency annotations and waves.
 //! - [`inventory`] — what plumb applied for an app, as stored in the cluster.
+//! - [`hooks`] — Helm hooks' delete policies.
+//! - [`ownership`] — who owns what across apps and plumb instances.
 //! - [`changes`] — the plan itself and its prune guards.
+//! - [`steps`] — the plan as the ordered steps a sync carries out.
+//! - [`prune`] — the guards decided at delete time (what a Namespace holds).
+//! - [`schema`] — custom resources checked against a CRD of the same commit.
 
 pub mod changes;
 pub mod graph;
+pub mod hooks;
 pub mod inventory;
 pub mod key;
 pub mod object;
 pub mod order;
+pub mod ownership;
+pub mod prune;
+pub mod schema;
+pub mod steps;
 
-pub use changes::{Action, LeftAlone, LiveMeta, Plan, PlanInput, PrunePolicy, Step};
+pub use changes::{Action, LeftAlone, LiveMeta, Plan, PlanInput, PrunePolicy, PruneTarget, Removal, Step};
 pub use inventory::{Inventory, InventoryEntry};
 pub use key::ObjectKey;
-pub use object::{AppContext, DesiredObject, RenderedObject, Scopes, identify, normalise};
+pub use object::{AppContext, DesiredObject, RenderedObject, Scopes, identify, key_of, normalise};
+pub use ownership::{DoubleClaim, Ownership};
+pub use steps::{SyncPlan, SyncStep};
 
 /// Label carried by every object plumb manages; its value is the app name.
 pub const APP_LABEL: &str = "plumb.dev/app";
@@ -29,6 +41,10 @@ pub const APP_LABEL: &str = "plumb.dev/app";
 pub const DEPENDS_ON_ANNOTATION: &str = "plumb.dev/depends-on";
 /// Annotation that keeps an object from being pruned (`disabled`).
 pub const PRUNE_ANNOTATION: &str = "plumb.dev/prune";
+/// Helm's `helm.sh/resource-policy: keep`: never pruned, like `plumb.dev/prune: disabled`.
+pub const HELM_RESOURCE_POLICY_ANNOTATION: &str = "helm.sh/resource-policy";
+/// Annotation asking for delete-and-recreate when a change cannot be made in place (`"true"`).
+pub const REPLACE_ANNOTATION: &str = "plumb.dev/replace";
 /// Argo CD's ordering hint, honoured as a wave number.
 pub const SYNC_WAVE_ANNOTATION: &str = "argocd.argoproj.io/sync-wave";
 /// Helm hook kinds (`pre-install`, `post-upgrade`, ...), honoured as ordering hints.
@@ -63,6 +79,22 @@ pub enum PlanError {
         api_version: String,
         /// The object's kind.
         kind: String,
+    },
+    /// The kind's API group is served by an aggregated API that is down.
+    #[error(
+        "{origin}: kind {kind} (apiVersion {api_version}) cannot be used right now: its APIService {apiservice} is unavailable ({reason}); other apps are not affected — check that API's service and pods"
+    )]
+    KindUnavailable {
+        /// File the object came from.
+        origin: String,
+        /// The object's apiVersion.
+        api_version: String,
+        /// The object's kind.
+        kind: String,
+        /// The APIService (`v1beta1.metrics.k8s.io`).
+        apiservice: String,
+        /// Why discovery failed.
+        reason: String,
     },
     /// A namespaced object has no namespace and its app sets none.
     #[error("{origin}: {key} is namespaced but has no metadata.namespace and app {app} sets no default namespace")]
@@ -117,6 +149,58 @@ pub enum PlanError {
         app: String,
         /// How many objects its inventory holds.
         managed: usize,
+    },
+    /// The app belongs to another plumb instance (its inventory says so).
+    #[error(
+        "app {app} belongs to plumb instance {instance} (its inventory says so); two instances cannot manage one app: rename the app here, or remove it from that instance's repository first"
+    )]
+    AppOfAnotherInstance {
+        /// The app.
+        app: String,
+        /// The instance that owns it.
+        instance: String,
+    },
+    /// An object this app renders is owned by an app of another plumb instance.
+    #[error(
+        "{origin}: {key} belongs to app {owner} of plumb instance {instance}; plumb never takes over another instance's objects: remove it from this app, or from that instance first"
+    )]
+    OwnedByAnotherInstance {
+        /// File the object came from.
+        origin: String,
+        /// The object.
+        key: String,
+        /// The app owning it.
+        owner: String,
+        /// The instance owning that app.
+        instance: String,
+    },
+    /// Two apps of one commit render the same object.
+    #[error(
+        "{key} is rendered by two apps, {first} and {second}; one object has one owner: remove it from one of them (nothing of either app was applied)"
+    )]
+    RenderedByTwoApps {
+        /// The object.
+        key: String,
+        /// The first app (config order).
+        first: String,
+        /// The second app.
+        second: String,
+    },
+    /// Removing apps would prune too much of what this instance manages.
+    #[error(
+        "removing app(s) {} would prune {would_prune} of the {managed} objects this plumb instance manages{}; they stay. If that is intended, set allowLargePrune: true at the top of plumb.yaml",
+        apps.join(", "),
+        if *everything { " (every app would be gone)" } else { "" }
+    )]
+    RemovalRefused {
+        /// The apps that left plumb.yaml.
+        apps: Vec<String>,
+        /// Their objects.
+        would_prune: usize,
+        /// Every object the instance manages.
+        managed: usize,
+        /// plumb.yaml has no app left.
+        everything: bool,
     },
     /// Too large a share of the app would be pruned in one sync.
     #[error(

@@ -159,7 +159,7 @@ pub fn identify(
         metadata.remove("namespace");
         None
     };
-    let key = ObjectKey { group, kind, namespace, name };
+    let key = ObjectKey::new(&group, &kind, namespace.as_deref(), &name);
     let labels = metadata.entry("labels").or_insert_with(|| Value::Object(Map::new()));
     let labels = labels.as_object_mut().ok_or_else(|| PlanError::InvalidObject {
         origin: origin.into(),
@@ -180,6 +180,27 @@ pub fn identify(
         }
     }
     Ok((key, api_version, manifest))
+}
+
+/// The key `manifest` gets once identified for `app`, without copying it
+/// (`None` for a manifest [`identify`] rejects: the sync reports why).
+pub fn key_of(app: &AppContext, manifest: &Value, scopes: &Scopes) -> Option<ObjectKey> {
+    let api_version = manifest["apiVersion"].as_str()?;
+    let kind = manifest["kind"].as_str()?;
+    let name = manifest["metadata"]["name"].as_str().filter(|n| !n.is_empty())?;
+    let group = ObjectKey::group_of(api_version);
+    let namespace = if scopes.namespaced(group, kind)? {
+        Some(
+            manifest["metadata"]["namespace"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .or_else(|| app.namespace.clone())?,
+        )
+    } else {
+        None
+    };
+    Some(ObjectKey::new(group, kind, namespace.as_deref(), name))
 }
 
 /// `sha256:<hex>` of the canonical JSON (sorted keys) of `value`.

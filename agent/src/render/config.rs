@@ -18,6 +18,14 @@ pub const CONFIG_FILE: &str = "plumb.yaml";
 pub struct Config {
     /// The apps, in file order.
     pub apps: Vec<App>,
+    /// Apps removed from `apps` whose objects stay, let go: plumb drops its
+    /// label from them instead of pruning them.
+    #[serde(default)]
+    pub orphan: Vec<String>,
+    /// Removing apps may prune more than half of everything this instance
+    /// manages (or all of it) in one commit.
+    #[serde(default)]
+    pub allow_large_prune: bool,
 }
 
 /// What an app syncs from: plain manifests or a Helm chart.
@@ -62,6 +70,14 @@ pub struct App {
     /// ...unless this is set.
     #[serde(default)]
     pub allow_large_prune: bool,
+    /// CustomResourceDefinitions that leave Git are deleted (and with them
+    /// every object of their kinds, anywhere in the cluster).
+    #[serde(default, rename = "pruneCRDs")]
+    pub prune_crds: bool,
+    /// Namespaces that leave Git are deleted even when they hold objects
+    /// the app does not own.
+    #[serde(default)]
+    pub prune_non_empty_namespaces: bool,
     /// How long each wave of this app may take to become healthy (`5m`);
     /// the agent's `--health-timeout` when unset.
     #[serde(default)]
@@ -172,7 +188,9 @@ fn is_repo_path(p: &str) -> bool {
 
 /// Parses and validates `text` (the contents of `file`).
 pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
-    let config: Config = serde_saphyr::from_str(text)
+    let mut options = serde_saphyr::Options::default();
+    super::yaml11::bound(&mut options, text.len());
+    let config: Config = serde_saphyr::from_str_with_options(text, options)
         .map_err(|e| ConfigError::Syntax { file: file.to_string(), reason: super::yaml_error(&e) })?;
     validate(file, &config)?;
     Ok(config)
@@ -185,6 +203,12 @@ fn validate(file: &str, config: &Config) -> Result<(), ConfigError> {
         field: field.to_string(),
         problem,
     };
+    if let Some(bad) = config.orphan.iter().find(|o| config.apps.iter().any(|a| &a.name == *o)) {
+        return Err(ConfigError::Syntax {
+            file: file.to_string(),
+            reason: format!("orphan: app {bad:?} is still in apps; orphan lists apps removed from apps"),
+        });
+    }
     let mut index: HashMap<&str, usize> = HashMap::new();
     for (i, app) in config.apps.iter().enumerate() {
         if !is_dns_label(&app.name) || app.name.len() > 46 {

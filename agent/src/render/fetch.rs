@@ -82,21 +82,23 @@ pub async fn get(url: &str, limit: usize) -> Result<Vec<u8>, FetchError> {
     Err(FetchError::Request { url: url.to_string(), reason: format!("more than {MAX_REDIRECTS} redirects") })
 }
 
-/// Runs [`get`] from synchronous code (a render thread), on the current
-/// runtime when there is one, else on a small one of its own.
+/// Runs [`get`] from synchronous code (a render thread).
 pub fn get_blocking(url: &str, limit: usize) -> Result<Vec<u8>, FetchError> {
-    let fetch = get(url, limit);
+    run_blocking(get(url, limit)).unwrap_or_else(|reason| Err(FetchError::Request { url: url.to_string(), reason }))
+}
+
+/// Runs a download from synchronous code (a render thread), on the current
+/// runtime when there is one, else on a small one of its own.
+pub fn run_blocking<T: Send>(future: impl std::future::Future<Output = T> + Send) -> Result<T, String> {
     match tokio::runtime::Handle::try_current() {
         Ok(handle) => std::thread::scope(|s| {
-            s.spawn(|| handle.block_on(fetch)).join().unwrap_or_else(|_| {
-                Err(FetchError::Request { url: url.to_string(), reason: "the download thread panicked".into() })
-            })
+            s.spawn(|| handle.block_on(future)).join().map_err(|_| "the download thread panicked".to_string())
         }),
-        Err(_) => tokio::runtime::Builder::new_current_thread()
+        Err(_) => Ok(tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| FetchError::Request { url: url.to_string(), reason: e.to_string() })?
-            .block_on(fetch),
+            .map_err(|e| e.to_string())?
+            .block_on(future)),
     }
 }
 

@@ -1,6 +1,8 @@
 //! `plumb.lock`: every remote chart pinned to an exact version, the URL of
-//! its archive and the archive's sha256. Written by `plumb lock`, read by
-//! the agent, which refuses a chart whose bytes do not match.
+//! its archive and the archive's sha256, and every remote Kustomize base's
+//! tag or branch pinned to a commit. Written by `plumb lock`, read by the
+//! agent, which refuses a chart whose bytes do not match and a base that is
+//! not pinned.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +16,22 @@ pub struct Lock {
     /// Pinned charts, sorted by repository, name and version.
     #[serde(default)]
     pub charts: Vec<LockedChart>,
+    /// Remote Kustomize bases' refs pinned to commits, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bases: Vec<LockedBase>,
+}
+
+/// One remote Kustomize base repository's ref, pinned.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedBase {
+    /// The repository as the kustomization names it (`https://host/org/repo`).
+    pub repo: String,
+    /// The tag or branch (`?ref=`), empty for the default branch.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// The full commit sha it pointed at when locked.
+    pub commit: String,
 }
 
 /// One pinned chart.
@@ -56,7 +74,9 @@ impl Lock {
         if text.trim().is_empty() {
             return Ok(Lock::default());
         }
-        serde_saphyr::from_str(text).map_err(|e| LockError::Syntax(super::yaml_error(&e)))
+        let mut options = serde_saphyr::Options::default();
+        super::yaml11::bound(&mut options, text.len());
+        serde_saphyr::from_str_with_options(text, options).map_err(|e| LockError::Syntax(super::yaml_error(&e)))
     }
 
     /// The file's text: a header, then the entries in a stable order.
@@ -70,6 +90,8 @@ impl Lock {
             out.truncate(out.len() - 1);
             out.push_str(" []\n");
         }
+        sorted.bases.sort();
+        sorted.bases.dedup();
         for c in &sorted.charts {
             out.push_str(&format!(
                 "  - repo: {}\n    name: {}\n    version: {}\n    url: {}\n    digest: {}\n",
@@ -80,7 +102,23 @@ impl Lock {
                 c.digest
             ));
         }
+        if !sorted.bases.is_empty() {
+            out.push_str("bases:\n");
+        }
+        for b in &sorted.bases {
+            out.push_str(&format!(
+                "  - repo: {}\n    ref: {}\n    commit: {}\n",
+                quote(&b.repo),
+                quote(&b.reference),
+                quote(&b.commit)
+            ));
+        }
         out
+    }
+
+    /// The commit a remote base's ref is pinned to.
+    pub fn find_base(&self, repo: &str, reference: &str) -> Option<&LockedBase> {
+        self.bases.iter().find(|b| same_repo(&b.repo, repo) && b.reference == reference)
     }
 
     /// The entry for a chart.
@@ -113,12 +151,19 @@ mod tests {
             url: format!("https://charts.example.com/{name}-1.2.3.tgz"),
             digest: "sha256:00".into(),
         };
-        let lock = Lock { charts: vec![entry("b"), entry("a"), entry("a")] };
+        let base = LockedBase {
+            repo: "https://git.example.com/org/repo".into(),
+            reference: "v1".into(),
+            commit: "a".repeat(40),
+        };
+        let lock = Lock { charts: vec![entry("b"), entry("a"), entry("a")], bases: vec![base.clone(), base] };
         let text = lock.to_text();
         let parsed = Lock::parse(&text).expect("parses");
         assert_eq!(parsed.charts.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), vec!["a", "b"]);
         assert_eq!(parsed.to_text(), text);
         assert!(parsed.find("https://charts.example.com/", "a", "1.2.3").is_ok());
+        assert_eq!(parsed.bases.len(), 1);
+        assert!(parsed.find_base("https://git.example.com/org/repo/", "v1").is_some());
         assert!(matches!(parsed.find("https://charts.example.com", "a", "9.9.9"), Err(LockError::Missing { .. })));
         assert!(Lock::parse("charts: []\nextra: 1\n").is_err());
     }

@@ -2,17 +2,24 @@
 //!
 //! - [`config`] — `plumb.yaml`, the apps of a config repo.
 //! - [`plain`] — directories of plain YAML/JSON manifests.
-//! - [`chart`] — Helm charts rendered natively; [`helm`] — chart apps.
-//! - [`lock`], [`remote`], [`fetch`] — `plumb.lock` and pinned remote charts.
+//! - [`chart`] — Helm charts rendered natively; [`helm`] — chart apps;
+//!   [`lookup`] — the cluster as `lookup` reads it; [`cache`] — kept renders.
+//! - [`kustomize`] — Kustomize apps, built by the `plumb-kustomize` crate.
+//! - [`lock`], [`remote`], [`fetch`], [`oci`] — `plumb.lock`, pinned remote
+//!   charts (Helm repositories, OCI registries) and remote Kustomize bases.
 //!
 //! Charts are executed by the `plumb-gotmpl` crate (Go's `text/template`
 //! with Sprig and Helm's functions); values are read with its `yaml11`.
 
+pub mod cache;
 pub mod chart;
 pub mod config;
 pub mod fetch;
 pub mod helm;
+pub mod kustomize;
 pub mod lock;
+pub mod lookup;
+pub mod oci;
 pub mod plain;
 pub mod remote;
 
@@ -61,6 +68,15 @@ pub enum RenderError {
         app: String,
         /// Why, and what to do.
         reason: String,
+    },
+    /// A Kustomize app does not build; the error names the kustomization
+    /// file and field.
+    #[error("app {app:?}: {source}")]
+    Kustomize {
+        /// The app.
+        app: String,
+        /// What kustomize's build found.
+        source: plumb_kustomize::KustomizeError,
     },
     /// A document is not a Kubernetes object.
     #[error("{origin}: {reason}")]

@@ -1,7 +1,8 @@
 //! Remote charts: `repo` + `name` + exact `version`, resolved through the
-//! repository's `index.yaml`, pinned in `plumb.lock` by archive digest and
-//! cached on disk by that digest. A download whose sha256 differs from the
-//! lock is refused, naming both digests.
+//! repository's `index.yaml` (or an OCI registry, [`super::oci`]), pinned in
+//! `plumb.lock` by archive digest (OCI: manifest digest) and cached on disk
+//! by digest. A download whose sha256 differs from the lock is refused,
+//! naming both digests.
 
 use std::path::PathBuf;
 
@@ -10,6 +11,7 @@ use sha2::{Digest, Sha256};
 use super::chart::{ChartError, archive};
 use super::fetch;
 use super::lock::{LOCK_FILE, Lock, LockedChart};
+use super::oci::{self, auth::Registries, client::RegistryClient};
 use crate::render::chart::Chart;
 use crate::source::Tree;
 
@@ -19,10 +21,19 @@ const MAX_INDEX: usize = 64 * 1024 * 1024;
 /// The largest chart archive downloaded.
 const MAX_ARCHIVE: usize = 20 * 1024 * 1024;
 
-/// Remote charts, fetched once and cached on disk by digest.
-#[derive(Debug, Clone)]
+/// Remote charts, fetched once and cached on disk by digest; remote
+/// Kustomize bases are fetched beside them with the Git credentials given.
+#[derive(Clone)]
 pub struct RemoteCharts {
     cache: PathBuf,
+    registries: std::sync::Arc<Registries>,
+    git_credentials: crate::source::credentials::Credentials,
+}
+
+impl std::fmt::Debug for RemoteCharts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteCharts").field("cache", &self.cache).finish_non_exhaustive()
+    }
 }
 
 /// `sha256:<hex>` of bytes.
@@ -33,7 +44,29 @@ pub fn sha256(bytes: &[u8]) -> String {
 impl RemoteCharts {
     /// Charts cached under `cache` (created when first needed).
     pub fn new(cache: PathBuf) -> Self {
-        RemoteCharts { cache }
+        RemoteCharts { cache, registries: std::sync::Arc::default(), git_credentials: Default::default() }
+    }
+
+    /// Uses these registry credentials and CA for OCI charts.
+    pub fn with_registries(mut self, registries: std::sync::Arc<Registries>) -> Self {
+        self.registries = registries;
+        self
+    }
+
+    /// Fetches remote Kustomize bases with `credentials` (the agent's own).
+    pub fn with_git_credentials(mut self, credentials: crate::source::credentials::Credentials) -> Self {
+        self.git_credentials = credentials;
+        self
+    }
+
+    /// The credentials remote Kustomize bases are fetched with.
+    pub fn git_credentials(&self) -> &crate::source::credentials::Credentials {
+        &self.git_credentials
+    }
+
+    /// Where remote Kustomize bases are fetched (a Git cache beside the charts).
+    pub fn git_cache(&self) -> PathBuf {
+        self.cache.join("kustomize-bases")
     }
 
     /// Loads the chart pinned in the commit's `plumb.lock`.
@@ -57,6 +90,9 @@ impl RemoteCharts {
     /// The archive of a locked chart: from the cache when its bytes still
     /// match, else downloaded and checked against the lock.
     pub fn archive(&self, entry: &LockedChart) -> Result<Vec<u8>, ChartError> {
+        if oci::is_oci(&entry.repo) {
+            return self.oci_archive(entry);
+        }
         let path = self.cache_path(&entry.digest);
         if let Ok(bytes) = std::fs::read(&path) {
             if sha256(&bytes) == entry.digest {
@@ -75,19 +111,101 @@ impl RemoteCharts {
                 entry.digest
             )));
         }
-        if std::fs::create_dir_all(&self.cache).is_ok() {
-            let tmp = path.with_extension("tmp");
-            if std::fs::write(&tmp, &bytes).is_ok() {
-                let _ = std::fs::rename(&tmp, &path);
-            }
-        }
+        self.store(&path, &bytes);
         Ok(bytes)
     }
+
+    /// Writes a cache file whole or not at all.
+    fn store(&self, path: &std::path::Path, bytes: &[u8]) {
+        if std::fs::create_dir_all(&self.cache).is_ok() {
+            let tmp = path.with_extension("tmp");
+            if std::fs::write(&tmp, bytes).is_ok() {
+                let _ = std::fs::rename(&tmp, path);
+            }
+        }
+    }
+
+    /// An OCI chart: from the cache when the pinned manifest and its layer
+    /// are there and match their digests, else pulled and verified.
+    fn oci_archive(&self, entry: &LockedChart) -> Result<Vec<u8>, ChartError> {
+        let manifest_path = self.cache.join(format!("{}.manifest.json", entry.digest.replace(':', "-")));
+        if let Ok(manifest) = std::fs::read(&manifest_path)
+            && sha256(&manifest) == entry.digest
+            && let Ok((layer, _)) = oci::chart_layer(&manifest)
+            && let Ok(bytes) = std::fs::read(self.cache_path(&layer))
+            && sha256(&bytes) == layer
+        {
+            return Ok(bytes);
+        }
+        let error =
+            |reason: String| ChartError::Archive { archive: format!("{}:{}", entry.url, entry.version), reason };
+        let registries = self.registries.clone();
+        let pulled = fetch::run_blocking(async move {
+            let reference = oci::Reference::parse(&entry.repo, &entry.name)?;
+            let client = RegistryClient::new(&reference.host, &registries)?;
+            oci::pull(&client, entry, MAX_ARCHIVE).await
+        })
+        .map_err(error)?
+        .map_err(|e| error(e.to_string()))?;
+        let (layer, _) = oci::chart_layer(&pulled.manifest).map_err(|e| error(e.to_string()))?;
+        self.store(&self.cache_path(&layer), &pulled.archive);
+        self.store(&manifest_path, &pulled.manifest);
+        Ok(pulled.archive)
+    }
+}
+
+/// Resolves an OCI chart for `plumb lock`: the manifest digest of its tag,
+/// after pulling and checking the chart it holds.
+async fn resolve_oci(
+    repo: &str,
+    name: &str,
+    version: &str,
+    registries: &Registries,
+) -> Result<LockedChart, ChartError> {
+    let label = format!("{name} {version} from {repo}");
+    let error = |reason: String| ChartError::Load { chart: label.clone(), reason };
+    let reference = oci::Reference::parse(repo, name).map_err(|e| error(e.to_string()))?;
+    let client = RegistryClient::new(&reference.host, registries).map_err(|e| error(e.to_string()))?;
+    let (_, digest) = oci::manifest(&client, &reference, version).await.map_err(|e| error(e.to_string()))?;
+    let entry = LockedChart {
+        repo: repo.to_string(),
+        name: name.to_string(),
+        version: version.to_string(),
+        url: reference.url(),
+        digest,
+    };
+    let pulled = oci::pull(&client, &entry, MAX_ARCHIVE).await.map_err(|e| error(e.to_string()))?;
+    check_chart(&entry.url, &pulled.archive, name, version)?;
+    Ok(entry)
+}
+
+/// The archive must be the chart it claims to be.
+fn check_chart(url: &str, bytes: &[u8], name: &str, version: &str) -> Result<(), ChartError> {
+    let chart = archive::load(url, bytes)?;
+    if chart.name() != name || chart.metadata["version"].as_str() != Some(version) {
+        return Err(ChartError::Archive {
+            archive: url.to_string(),
+            reason: format!(
+                "holds chart {} {} instead of {name} {version}",
+                chart.name(),
+                chart.metadata["version"].as_str().unwrap_or("?")
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Resolves a chart through the repository index and downloads it, for
 /// `plumb lock`: the lock entry with the archive's digest.
-pub async fn resolve(repo: &str, name: &str, version: &str) -> Result<LockedChart, ChartError> {
+pub async fn resolve(
+    repo: &str,
+    name: &str,
+    version: &str,
+    registries: &Registries,
+) -> Result<LockedChart, ChartError> {
+    if oci::is_oci(repo) {
+        return resolve_oci(repo, name, version, registries).await;
+    }
     let label = format!("{name} {version} from {repo}");
     let error = |reason: String| ChartError::Load { chart: label.clone(), reason };
     let index_url = format!("{}/index.yaml", repo.trim_end_matches('/'));
@@ -115,17 +233,6 @@ pub async fn resolve(repo: &str, name: &str, version: &str) -> Result<LockedChar
             });
         }
     }
-    // The archive must be the chart it claims to be.
-    let chart = archive::load(&url, &bytes)?;
-    if chart.name() != name || chart.metadata["version"].as_str() != Some(version) {
-        return Err(ChartError::Archive {
-            archive: url,
-            reason: format!(
-                "holds chart {} {} instead of {name} {version}",
-                chart.name(),
-                chart.metadata["version"].as_str().unwrap_or("?")
-            ),
-        });
-    }
+    check_chart(&url, &bytes, name, version)?;
     Ok(LockedChart { repo: repo.to_string(), name: name.to_string(), version: version.to_string(), url, digest })
 }

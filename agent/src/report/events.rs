@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::{Event, EventSeries};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use kube::Api;
-use kube::api::{Patch, PatchParams, PostParams};
+use serde_json::json;
 use tracing::{debug, warn};
+
+use crate::cluster::{Resource, SharedCluster, Target};
 
 /// The reporting controller name on every event.
 pub const CONTROLLER: &str = "plumb.dev/agent";
@@ -26,6 +27,8 @@ const SERIES_WINDOW: Duration = Duration::from_secs(600);
 const PER_OBJECT_PER_MINUTE: u32 = 10;
 /// A series count is written at most this often.
 const SERIES_WRITE_INTERVAL: Duration = Duration::from_secs(5);
+/// Field manager of series counts.
+const SERIES_MANAGER: &str = "plumb-events";
 /// Longest note the API accepts.
 const MAX_NOTE: usize = 1024;
 
@@ -50,7 +53,8 @@ struct Series {
 
 /// Publishes events for one plumb instance.
 pub struct EventSink {
-    client: kube::Client,
+    cluster: SharedCluster,
+    events: Resource,
     instance: String,
     series: Mutex<HashMap<SeriesKey, Series>>,
     budget: Mutex<HashMap<String, (Instant, u32)>>,
@@ -97,8 +101,14 @@ fn truncate(note: &str) -> String {
 
 impl EventSink {
     /// A sink reporting as `instance` (the pod name).
-    pub fn new(client: kube::Client, instance: &str) -> Self {
-        Self { client, instance: instance.to_string(), series: Mutex::default(), budget: Mutex::default() }
+    pub fn new(cluster: SharedCluster, instance: &str) -> Self {
+        Self {
+            cluster,
+            events: Resource::events(),
+            instance: instance.to_string(),
+            series: Mutex::default(),
+            budget: Mutex::default(),
+        }
     }
 
     fn allowed(&self, id: &str) -> bool {
@@ -148,10 +158,11 @@ impl EventSink {
         }
         let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".into());
         if let Some((name, namespace, count, _)) = repeat {
-            let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
-            let series =
-                Event { series: Some(EventSeries { count, last_observed_time: MicroTime(now) }), ..Event::default() };
-            if let Err(error) = api.patch(&name, &PatchParams::default(), &Patch::Merge(&series)).await {
+            let series = EventSeries { count, last_observed_time: MicroTime(now) };
+            let body = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event",
+                "metadata": {"name": name, "namespace": namespace}, "series": series});
+            let target = Target::new(&self.events, Some(&namespace));
+            if let Err(error) = self.cluster.apply(target, &name, &body, SERIES_MANAGER, false).await {
                 warn!(%error, reason, "could not update an event series");
             }
             return;
@@ -176,8 +187,15 @@ impl EventSink {
             }),
             ..Event::default()
         };
-        let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
-        match api.create(&PostParams::default(), &event).await {
+        let body = match serde_json::to_value(&event) {
+            Ok(mut body) => {
+                body["apiVersion"] = json!("events.k8s.io/v1");
+                body["kind"] = json!("Event");
+                body
+            }
+            Err(error) => return warn!(%error, reason, "could not encode an event"),
+        };
+        match self.cluster.create(Target::new(&self.events, Some(&namespace)), &body).await {
             Ok(_) => {
                 let mut series = self.series.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 series.insert(key, Series { name, namespace, count: 1, last: Instant::now(), written: Instant::now() });

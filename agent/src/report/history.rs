@@ -4,14 +4,13 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::Api;
-use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::json;
 use tokio::sync::Mutex;
 
 use super::audit::AuditRecord;
 use crate::apply::store::{INVENTORY_LABEL, inventory_name};
+use crate::cluster::objects::retry;
+use crate::cluster::{ClusterError, Resource, SharedCluster, Target};
 
 /// ConfigMap data key of the history.
 pub const HISTORY_KEY: &str = "history.jsonl";
@@ -26,27 +25,38 @@ pub const HISTORY_ACTIONS: usize = 50;
 
 /// Writes the history of each app.
 pub struct History {
-    api: Api<ConfigMap>,
+    cluster: SharedCluster,
+    config_maps: Resource,
     namespace: String,
     recent: Mutex<HashMap<String, VecDeque<String>>>,
 }
 
 impl History {
     /// History in the inventory ConfigMaps of `namespace`.
-    pub fn new(client: kube::Client, namespace: &str) -> Self {
-        Self { api: Api::namespaced(client, namespace), namespace: namespace.to_string(), recent: Mutex::default() }
+    pub fn new(cluster: SharedCluster, namespace: &str) -> Self {
+        Self {
+            cluster,
+            config_maps: Resource::config_maps(),
+            namespace: namespace.to_string(),
+            recent: Mutex::default(),
+        }
+    }
+
+    /// Forgets the history kept in memory of an app whose inventory was
+    /// deleted (its removal): nothing is written for it any more.
+    pub async fn forget(&self, app: &str) {
+        self.recent.lock().await.remove(app);
     }
 
     /// Adds `record` to its app's history.
-    pub async fn record(&self, record: &AuditRecord) -> Result<(), kube::Error> {
+    pub async fn record(&self, record: &AuditRecord) -> Result<(), ClusterError> {
         let name = inventory_name(&record.app);
+        let target = Target::new(&self.config_maps, Some(&self.namespace));
         let mut recent = self.recent.lock().await;
         if !recent.contains_key(&record.app) {
-            let existing = self.api.get_opt(&name).await?;
+            let existing = retry(|| self.cluster.get(target, &name)).await?;
             let lines = existing
-                .and_then(|cm| cm.data)
-                .and_then(|d| d.get(HISTORY_KEY).cloned())
-                .map(|text| text.lines().map(String::from).collect())
+                .and_then(|cm| cm["data"][HISTORY_KEY].as_str().map(|text| text.lines().map(String::from).collect()))
                 .unwrap_or_default();
             recent.insert(record.app.clone(), lines);
         }
@@ -61,7 +71,7 @@ impl History {
             "metadata": {"name": name, "namespace": self.namespace, "labels": {INVENTORY_LABEL: record.app}},
             "data": {HISTORY_KEY: text},
         });
-        self.api.patch(&name, &PatchParams::apply(HISTORY_MANAGER).force(), &Patch::Apply(&body)).await?;
+        retry(|| self.cluster.apply(target, &name, &body, HISTORY_MANAGER, false)).await?;
         Ok(())
     }
 }
@@ -86,19 +96,22 @@ fn trimmed(record: &AuditRecord) -> AuditRecord {
 
 /// The recorded history of every app (or one) in `namespace`, oldest first.
 pub async fn read(
-    client: kube::Client,
+    cluster: &SharedCluster,
     namespace: &str,
     app: Option<&str>,
-) -> Result<BTreeMap<String, Vec<AuditRecord>>, kube::Error> {
-    let api: Api<ConfigMap> = Api::namespaced(client, namespace);
+) -> Result<BTreeMap<String, Vec<AuditRecord>>, ClusterError> {
+    let config_maps = Resource::config_maps();
+    let target = Target::new(&config_maps, Some(namespace));
     let selector = match app {
         Some(app) => format!("{INVENTORY_LABEL}={app}"),
         None => INVENTORY_LABEL.to_string(),
     };
     let mut history = BTreeMap::new();
-    for cm in api.list(&ListParams::default().labels(&selector)).await?.items {
-        let Some(app) = cm.metadata.labels.as_ref().and_then(|l| l.get(INVENTORY_LABEL)).cloned() else { continue };
-        let text = cm.data.as_ref().and_then(|d| d.get(HISTORY_KEY)).cloned().unwrap_or_default();
+    for meta in cluster.list_metadata(target, &selector).await?.items {
+        let Some(app) = meta.labels.as_ref().and_then(|l| l.get(INVENTORY_LABEL)).cloned() else { continue };
+        let Some(name) = meta.name else { continue };
+        let Some(cm) = cluster.get(target, &name).await? else { continue };
+        let text = cm["data"][HISTORY_KEY].as_str().unwrap_or_default();
         let records = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
         history.insert(app, records);
     }

@@ -1,7 +1,8 @@
-//! The HTTP server: `/metrics`, `/healthz`, `/readyz`, `/api/v1/status`
-//! and `/hooks/git` (a push webhook that triggers a poll, HMAC-SHA256
+//! The HTTP server: `/metrics`, `/healthz`, `/readyz`, `/api/v1/status`,
+//! `/hooks/git` (a push webhook that triggers a poll, HMAC-SHA256
 //! verified: GitHub's `X-Hub-Signature-256`, Gitea's `X-Gitea-Signature`,
-//! GitLab's `X-Gitlab-Token`).
+//! GitLab's `X-Gitlab-Token`) and, unless switched off, the dashboard
+//! under its prefix (see [`super::ui`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,18 +29,25 @@ pub struct HttpState {
     /// Shared secret of `/hooks/git` (the route answers 404 without one).
     pub webhook_secret: Option<Arc<Vec<u8>>>,
     /// The agent's API requests (readiness needs the API reachable).
-    pub api: Arc<crate::client::ApiRequests>,
+    pub api: Arc<crate::cluster::requests::ApiRequests>,
+    /// The dashboard; `None` when switched off.
+    pub ui: Option<Arc<super::ui::Dashboard>>,
 }
 
 /// The router.
 pub fn router(state: HttpState) -> Router {
-    Router::new()
+    let ui = state.ui.clone().map(|dashboard| super::ui::router(state.reporter.clone(), dashboard));
+    let api = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/api/v1/status", get(status))
         .route("/hooks/git", post(hook))
-        .with_state(state)
+        .with_state(state);
+    match ui {
+        Some(ui) => api.merge(ui),
+        None => api,
+    }
 }
 
 /// Serves `router` on `listener` until the task is dropped.

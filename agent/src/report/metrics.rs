@@ -17,7 +17,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::apply::{ObjectAction, SyncReport};
-use crate::client::ApiRequests;
+use crate::cluster::requests::ApiRequests;
 use crate::plan::ObjectKey;
 
 /// Longest label value plumb exports.

@@ -2,44 +2,58 @@
 //!
 //! - [`metrics`] — Prometheus metrics.
 //! - [`events`] — Kubernetes Events, series-merged and rate-limited.
+//! - [`commit`] — what syncing one commit produced.
 //! - [`audit`] — the hash-chained audit log.
 //! - [`history`] — the last audit records of each app, in its inventory ConfigMap.
 //! - [`status`] — the status document.
+//! - [`objects`] — each app's objects as the dashboard lists them.
 //! - [`http`] — `/metrics`, `/healthz`, `/readyz`, `/api/v1/status`, `/hooks/git`.
+//! - [`ui`] — the read-only dashboard.
 //!
 //! [`Reporter`] turns what the other stages produce (commit reports, drift
-//! events, polls) into all of these.
+//! events, polls) into all of these, and tells watchers (the dashboard's
+//! event streams) when any of it changed.
 
 pub mod audit;
+pub mod commit;
 pub mod events;
 pub mod history;
 pub mod http;
 pub mod metrics;
+pub mod objects;
 pub mod status;
+pub mod ui;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use tokio::sync::broadcast;
+use tokio::sync::{mpsc, watch};
 use tracing::warn;
 
 use self::audit::{AuditAction, AuditLog, AuditRecord, now};
+use self::commit::{AppOutcome, CommitReport};
 use self::events::{EventSink, Severity, reference};
 use self::metrics::Metrics;
-use self::status::{AppStatus, DriftedField, DriftedObject, SourceStatus, Status};
+use self::status::{
+    AppStatus, DriftedField, DriftedObject, ObjectStatus, RecentRecord, SourceStatus, Status, SyncStamp,
+};
 use crate::apply::store::inventory_name;
 use crate::apply::{ApplyError, Mode, ObjectAction, SyncReport};
 use crate::live::drift::DriftKind;
 use crate::live::{DriftEvent, DriftRecord, DriftRegistry};
 use crate::plan::{ObjectKey, PlanError};
-use crate::runtime::commit::{AppOutcome, CommitReport};
 use crate::source::git::CommitInfo;
 
 fn short(commit: &str) -> &str {
     &commit[..commit.len().min(12)]
 }
+
+/// Audit records the dashboard keeps in memory.
+const RECENT_RECORDS: usize = 100;
+/// Actions kept of each of them.
+const RECENT_ACTIONS: usize = 10;
 
 /// Everything plumb reports, fed by the runtime.
 pub struct Reporter {
@@ -53,6 +67,12 @@ pub struct Reporter {
     inventory_namespace: String,
     /// Objects with drift reported, for the events that follow it.
     drifted_refs: Mutex<HashMap<ObjectKey, ObjectReference>>,
+    /// Each app's objects after its last sync.
+    objects: RwLock<BTreeMap<String, Arc<Vec<ObjectStatus>>>>,
+    /// The last audit records, oldest first.
+    recent: Mutex<VecDeque<RecentRecord>>,
+    /// Bumped on every change of the above or of drift.
+    changes: watch::Sender<u64>,
 }
 
 impl Reporter {
@@ -76,17 +96,52 @@ impl Reporter {
             drift,
             inventory_namespace: inventory_namespace.into(),
             drifted_refs: Mutex::default(),
+            objects: RwLock::default(),
+            recent: Mutex::default(),
+            changes: watch::channel(0).0,
         }
+    }
+
+    /// Changes from now on: the value moves whenever the status, an app's
+    /// objects, the recent records or drift changed.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|version| *version = version.wrapping_add(1));
+    }
+
+    /// The objects of `app` after its last sync, in apply order.
+    pub fn objects(&self, app: &str) -> Arc<Vec<ObjectStatus>> {
+        self.objects.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(app).cloned().unwrap_or_default()
+    }
+
+    /// The last audit records, newest first.
+    pub fn recent_records(&self) -> Vec<RecentRecord> {
+        self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().rev().cloned().collect()
+    }
+
+    fn remember(&self, record: &AuditRecord) {
+        let mut kept = RecentRecord { record: record.clone(), actions_total: record.actions.len() };
+        kept.record.actions.truncate(RECENT_ACTIONS);
+        let mut recent = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if recent.len() == RECENT_RECORDS {
+            recent.pop_front();
+        }
+        recent.push_back(kept);
+        drop(recent);
+        self.changed();
     }
 
     /// The status now, with the drifted objects of each app.
     pub fn status(&self) -> Status {
         let mut status = self.status.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        let drifted = self.drift.as_ref().map(|d| d.drifted(None)).unwrap_or_default();
+        let Some(registry) = &self.drift else { return status };
         for app in status.apps.values_mut() {
             app.drifted.clear();
         }
-        for record in drifted {
+        for record in registry.drifted(None) {
             if let Some(app) = status.apps.get_mut(&record.app) {
                 app.drifted.push(DriftedObject {
                     object: record.drift.key.to_string(),
@@ -108,6 +163,7 @@ impl Reporter {
 
     fn update(&self, change: impl FnOnce(&mut Status)) {
         change(&mut self.status.write().unwrap_or_else(std::sync::PoisonError::into_inner));
+        self.changed();
     }
 
     /// Whether this instance leads (a standby is ready without syncing).
@@ -147,6 +203,12 @@ impl Reporter {
     }
 
     async fn audit(&self, record: AuditRecord) {
+        self.audit_with_history(record, true).await;
+    }
+
+    /// Appends `record` to the audit log and (unless its app's inventory
+    /// is gone) to the app's history.
+    async fn audit_with_history(&self, record: AuditRecord, history: bool) {
         let record = match &self.audit {
             Some(log) => match log.append(record) {
                 Ok(chained) => chained,
@@ -157,9 +219,11 @@ impl Reporter {
             },
             None => record,
         };
-        if let Some(history) = &self.history
+        self.remember(&record);
+        if let Some(log) = &self.history
+            && history
             && record.app != "*"
-            && let Err(error) = history.record(&record).await
+            && let Err(error) = log.record(&record).await
         {
             warn!(%error, app = %record.app, "could not record the app's history");
         }
@@ -235,7 +299,12 @@ impl Reporter {
         let managed = sync.result.is_ok().then(|| {
             sync.objects
                 .iter()
-                .filter(|o| matches!(o.action, ObjectAction::Create | ObjectAction::Update | ObjectAction::Unchanged))
+                .filter(|o| {
+                    matches!(
+                        o.action,
+                        ObjectAction::Create | ObjectAction::Update | ObjectAction::Replace | ObjectAction::Unchanged
+                    )
+                })
                 .count()
         });
         self.metrics.sync(sync, managed, prune_blocked);
@@ -270,7 +339,13 @@ impl Reporter {
         if prune_blocked && let Some(e) = &error {
             self.event(self.inventory_ref(app), Severity::Warning, "PruneBlocked", "Prune", e).await;
         }
-        self.audit(record(app, actions, error.clone(), sync.duration, sync.render_digest.clone())).await;
+        // A removed app's inventory is gone: its history must not bring it back.
+        let removed = sync.removal && error.is_none();
+        let audit_record = record(app, actions, error.clone(), sync.duration, sync.render_digest.clone());
+        self.audit_with_history(audit_record, !removed).await;
+        if removed && let Some(history) = &self.history {
+            history.forget(app).await;
+        }
         let state = if error.is_none() { "Synced" } else { "SyncFailed" };
         let health = match &sync.result {
             Ok(()) => "Healthy".to_string(),
@@ -282,6 +357,11 @@ impl Reporter {
         if sync.removal && error.is_none() {
             self.app_removed(app);
         } else {
+            let stamp = Arc::new(SyncStamp { commit: commit.to_string(), time: now() });
+            let mut objects = self.objects.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let rows = objects::object_rows(sync, &objects.get(app).cloned().unwrap_or_default(), &stamp);
+            objects.insert(app.clone(), Arc::new(rows));
+            drop(objects);
             self.set_app(app, state, commit, managed, error, Some((mode, health)));
         }
     }
@@ -332,6 +412,7 @@ impl Reporter {
     /// Forgets an app that left plumb.yaml.
     pub fn app_removed(&self, app: &str) {
         self.metrics.app_removed(app);
+        self.objects.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(app);
         self.update(|s| {
             s.apps.remove(app);
         });
@@ -339,6 +420,9 @@ impl Reporter {
 
     /// A drift event: metrics, an event on the object, an audit record.
     pub async fn drift_event(&self, event: &DriftEvent) {
+        // The registry holds the new state already: watchers need not wait
+        // for the event and audit writes below.
+        self.changed();
         match event {
             DriftEvent::Detected(record) => {
                 self.metrics.drift_detected(&record.app, &record.drift.key);
@@ -386,13 +470,9 @@ impl Reporter {
     }
 
     /// Feeds drift events to [`Reporter::drift_event`] until the channel closes.
-    pub async fn follow_drift(self: Arc<Self>, mut events: broadcast::Receiver<DriftEvent>) {
-        loop {
-            match events.recv().await {
-                Ok(event) => self.drift_event(&event).await,
-                Err(broadcast::error::RecvError::Lagged(n)) => warn!(missed = n, "drift events were dropped"),
-                Err(broadcast::error::RecvError::Closed) => return,
-            }
+    pub async fn follow_drift(self: Arc<Self>, mut events: mpsc::Receiver<DriftEvent>) {
+        while let Some(event) = events.recv().await {
+            self.drift_event(&event).await;
         }
     }
 }

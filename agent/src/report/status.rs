@@ -1,10 +1,14 @@
 //! The agent's state as served at `/api/v1/status` and shown by
-//! `plumb status`. Only names, paths, managers and messages: never
-//! object values.
+//! `plumb status`, and what the dashboard lists beside it (each app's
+//! objects, the recent audit records). Only names, paths, managers and
+//! messages: never object values.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+use super::audit::AuditRecord;
 
 /// The source and what was last polled.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +85,94 @@ pub struct Status {
     pub role: String,
     /// Apps by name.
     pub apps: BTreeMap<String, AppStatus>,
+}
+
+/// The sync that last changed an object: shared by all its objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStamp {
+    /// The commit synced.
+    pub commit: String,
+    /// When (RFC 3339).
+    pub time: String,
+}
+
+/// An object's health as the last sync of its app left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectHealth {
+    /// Became healthy when applied, or unchanged in a successful sync.
+    Healthy,
+    /// Written, but the sync failed before its health was confirmed.
+    Applied,
+    /// Still converging when the sync gave up waiting (the reason says on what).
+    Progressing(String),
+    /// Reached a terminal condition (the reason).
+    Degraded(String),
+    /// Its write failed (the API server's message).
+    Failed(String),
+    /// Not written: report mode, or the sync stopped before its wave.
+    NotApplied,
+    /// Deleted because it left Git.
+    Pruned,
+    /// Left Git but was not deleted yet (report mode, or the sync failed).
+    NotPruned,
+    /// Left Git and is kept (prune disabled or not owned).
+    LeftAlone,
+    /// Left Git and was already gone.
+    Gone,
+    /// Not known since this agent started (unchanged in a failed sync).
+    Unknown,
+}
+
+impl ObjectHealth {
+    /// A short label: `Healthy`, `Progressing`...
+    pub fn label(&self) -> &'static str {
+        match self {
+            ObjectHealth::Healthy => "Healthy",
+            ObjectHealth::Applied => "Applied",
+            ObjectHealth::Progressing(_) => "Progressing",
+            ObjectHealth::Degraded(_) => "Degraded",
+            ObjectHealth::Failed(_) => "Failed",
+            ObjectHealth::NotApplied => "NotApplied",
+            ObjectHealth::Pruned => "Pruned",
+            ObjectHealth::NotPruned => "NotPruned",
+            ObjectHealth::LeftAlone => "LeftAlone",
+            ObjectHealth::Gone => "Gone",
+            ObjectHealth::Unknown => "Unknown",
+        }
+    }
+
+    /// Why, for the states that have a reason.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            ObjectHealth::Progressing(r) | ObjectHealth::Degraded(r) | ObjectHealth::Failed(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// One object of an app, in apply order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectStatus {
+    /// `Kind.group/namespace/name`.
+    pub object: String,
+    /// The last action decided for it: create, update, prune, left-alone,
+    /// gone; `unchanged` when nothing was decided since the agent started.
+    pub action: &'static str,
+    /// That action was carried out (false in report mode or after a failure).
+    pub done: bool,
+    /// Its health at the last sync.
+    pub health: ObjectHealth,
+    /// The sync that decided the action (none for `unchanged`).
+    pub changed: Option<Arc<SyncStamp>>,
+}
+
+/// An audit record as the dashboard lists it, with its first actions only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentRecord {
+    /// The record, its actions cut to the first few.
+    pub record: AuditRecord,
+    /// How many actions the record has in all.
+    pub actions_total: usize,
 }
 
 /// The status as a table for `plumb status`.

@@ -1,5 +1,6 @@
 //! The agent loop: poll the source, sync a commit when it moved (or when
-//! the last sync of it failed), back off on failures, stop on SIGTERM.
+//! the last sync of it failed), back off on failures, re-check every app
+//! against live state on an interval, stop on SIGTERM.
 //!
 //! Steady state costs one `ls-remote` per interval and no API request.
 
@@ -10,10 +11,12 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tracing::{Instrument, error, info, info_span, warn};
 
-use super::backoff::{Backoff, jitter, jittered};
-use super::commit::{AppOutcome, CommitReport, sync_commit};
+use super::commit::sync_commit;
 use crate::apply::Syncer;
+use crate::backoff::{Backoff, jitter, jittered};
+use crate::live::LiveCache;
 use crate::report::Reporter;
+use crate::report::commit::{AppOutcome, CommitReport};
 use crate::source::credentials::Credentials;
 use crate::source::git::{GitRef, GitSource};
 use crate::source::signature::VerifyPolicy;
@@ -85,6 +88,41 @@ pub fn failure_summary(report: &CommitReport) -> String {
         .join("; ")
 }
 
+/// The periodic full re-check: the live cache lists every managed kind
+/// again and every object plumb expects is checked for drift, and the
+/// current commit is synced again (which re-checks health), without a
+/// new commit.
+pub struct Periodic {
+    /// The live cache.
+    pub cache: Arc<LiveCache>,
+    /// How often.
+    pub interval: Duration,
+}
+
+/// What the loop remembers between passes.
+#[derive(Debug)]
+struct LoopState {
+    /// The commit last synced completely (none: sync the next one found).
+    synced: Option<String>,
+    /// The commit last refused for its signature (reported once).
+    rejected: Option<String>,
+    /// Waits after failures.
+    backoff: Backoff,
+    /// When the last full re-check ran.
+    last_recheck: std::time::Instant,
+}
+
+impl LoopState {
+    fn new() -> Self {
+        Self {
+            synced: None,
+            rejected: None,
+            backoff: Backoff::new(Duration::from_secs(2), Duration::from_secs(300)),
+            last_recheck: std::time::Instant::now(),
+        }
+    }
+}
+
 /// Runs until `shutdown` turns true (or after one pass with `once`). A
 /// notification on `poll_now` (the git webhook) polls at once.
 pub async fn run(
@@ -94,6 +132,7 @@ pub async fn run(
     poll_now: Arc<Notify>,
     mut leader: watch::Receiver<bool>,
     mut shutdown: watch::Receiver<bool>,
+    periodic: Periodic,
 ) -> Result<(), AgentError> {
     let url = url::parse(&config.repo, config.allow_insecure_http)?;
     info!(repo = %url, reference = %config.reference, "following");
@@ -105,16 +144,16 @@ pub async fn run(
     let source =
         GitSource::open(url, config.reference.clone(), &config.cache_dir)?.with_credentials(config.credentials.clone());
     let source = Arc::new(Mutex::new(source));
-    let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(300));
-    let mut synced: Option<String> = None;
-    let mut rejected: Option<String> = None;
+    let mut state = LoopState::new();
     let policy = Arc::new(config.verify.clone());
     loop {
-        // Only the leader syncs; a standby waits to be elected, then syncs
-        // the current commit afresh.
+        // Only the leader syncs; a standby waits to be elected, then reads
+        // inventories and live state afresh and syncs the current commit.
         if !*leader.borrow() {
             reporter.set_leading(false);
-            synced = None;
+            state.synced = None;
+            periodic.cache.forget_expectations();
+            syncer.store().forget_all();
             tokio::select! {
                 changed = leader.changed() => {
                     if changed.is_err() {
@@ -149,24 +188,34 @@ pub async fn run(
             Ok((commit, _, _, fetched, _)) => reporter.polled(Ok(commit), started.elapsed(), *fetched),
             Err(e) => reporter.polled(Err(e.to_string()), started.elapsed(), false),
         }
+        // The periodic re-check: everything is listed and looked at again,
+        // and the current commit synced again, even without a new commit.
+        if periodic.interval > Duration::ZERO && state.last_recheck.elapsed() >= periodic.interval {
+            info!("periodic re-check of every app against live state");
+            state.last_recheck = std::time::Instant::now();
+            periodic.cache.relist();
+            periodic.cache.recheck_all();
+            state.synced = None;
+        }
         let wait = match polled {
             Err(e) if config.once => return Err(AgentError::PollFailed(e)),
             Err(e) => {
-                let wait = backoff.failed(jitter());
+                let wait = state.backoff.failed(jitter());
                 warn!(error = %e, retry_in = ?wait, "poll failed; the last good commit stays applied");
                 wait
             }
-            Ok((commit, ..)) if synced.as_deref() == Some(commit.as_str()) => {
-                backoff.succeeded();
+            Ok((commit, ..)) if state.synced.as_deref() == Some(commit.as_str()) => {
+                state.backoff.succeeded();
                 jittered(config.interval, jitter())
             }
             Ok((commit, _, _, _, Err(rejection))) => {
                 // Reported once per commit; the cluster stays where it is.
-                if rejected.as_deref() != Some(commit.as_str()) {
+                if state.rejected.as_deref() != Some(commit.as_str()) {
                     error!(%rejection, "commit rejected");
-                    let apps = syncer.managed_apps().await.unwrap_or_default();
-                    reporter.signature_rejected(&commit, &rejection.to_string(), synced.as_deref(), &apps).await;
-                    rejected = Some(commit);
+                    let apps: Vec<String> =
+                        syncer.store().apps().await.unwrap_or_default().into_iter().map(|a| a.app).collect();
+                    reporter.signature_rejected(&commit, &rejection.to_string(), state.synced.as_deref(), &apps).await;
+                    state.rejected = Some(commit);
                 }
                 if config.once {
                     return Err(AgentError::Rejected(rejection));
@@ -183,15 +232,15 @@ pub async fn run(
                 crate::memory::release_free_memory();
                 if report.succeeded() {
                     info!(commit = %short(&commit), apps = report.apps.len(), "commit synced");
-                    synced = Some(commit);
-                    backoff.succeeded();
+                    state.synced = Some(commit);
+                    state.backoff.succeeded();
                     jittered(config.interval, jitter())
                 } else {
                     let summary = failure_summary(&report);
                     if config.once {
                         return Err(AgentError::SyncFailed { commit, summary });
                     }
-                    let wait = backoff.failed(jitter());
+                    let wait = state.backoff.failed(jitter());
                     error!(commit = %short(&commit), %summary, retry_in = ?wait, "commit sync failed");
                     wait
                 }

@@ -8,8 +8,9 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::commit::render_app;
+use crate::apply::diff::object_diff;
 use crate::apply::{Mode, ObjectAction, SyncRequest, Syncer};
-use crate::live::drift::{REDACTED, describe_field, explain, ignored_pointers};
+use crate::live::drift::{describe_field, show_value};
 use crate::plan::{AppContext, PrunePolicy};
 use crate::render::config::{self, CONFIG_FILE};
 use crate::source::Tree;
@@ -23,19 +24,16 @@ pub async fn diff(syncer: &Syncer, tree: Arc<dyn Tree>) -> Result<String, String
     for app in &config.apps {
         let objects = render_app(&tree, app, &env).map_err(|e| e.to_string())?;
         let request = SyncRequest {
-            app: AppContext { name: app.name.clone(), namespace: app.namespace.clone() },
-            objects,
-            commit: None,
-            render_digest: None,
             mode: Mode::Report,
             prune: PrunePolicy {
                 enabled: app.prune,
                 max_share_percent: 100,
                 allow_large: true,
+                crds: app.prune_crds,
+                non_empty_namespaces: app.prune_non_empty_namespaces,
                 ..PrunePolicy::default()
             },
-            remove_app: false,
-            health_timeout: None,
+            ..SyncRequest::new(AppContext { name: app.name.clone(), namespace: app.namespace.clone() }, objects)
         };
         let report = syncer.sync(request.clone()).await;
         if let Err(e) = &report.result {
@@ -50,24 +48,17 @@ pub async fn diff(syncer: &Syncer, tree: Arc<dyn Tree>) -> Result<String, String
             lines.push(format!("- {key} (would be pruned)"));
         }
         for desired in syncer.desired(&request).await.map_err(|e| e.to_string())? {
-            let Some(live) = syncer.get_object(&desired).await? else { continue };
-            let applied = syncer.apply_object(&desired, true).await?;
-            let fields = explain(&desired.key, &applied, &live, &ignored_pointers(&desired.manifest));
+            let Some(fields) = object_diff(syncer.objects(), &desired).await? else { continue };
             if fields.is_empty() {
                 continue;
             }
             lines.push(format!("~ {}", desired.key));
             for f in fields {
-                let show = |v: &Option<serde_json::Value>| match v {
-                    Some(serde_json::Value::String(s)) if s == REDACTED => REDACTED.to_string(),
-                    Some(v) => v.to_string(),
-                    None => "(absent)".to_string(),
-                };
                 lines.push(format!(
                     "    {}: git {} -> cluster {}",
                     describe_field(&f.path, &f.managers),
-                    show(&f.desired),
-                    show(&f.live)
+                    show_value(&f.desired),
+                    show_value(&f.live)
                 ));
             }
         }

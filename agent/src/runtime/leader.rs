@@ -1,22 +1,28 @@
 //! Leader election on a coordination.k8s.io/v1 Lease: only the leader
-//! syncs and corrects drift; standbys watch, serve metrics and take over
-//! when the leader's lease expires. Updates use the lease's
-//! resourceVersion, so two candidates can never both win.
+//! syncs, corrects and reports drift; standbys watch, serve metrics and
+//! take over when the leader's lease expires. Updates carry the lease's
+//! resourceVersion, so two candidates can never both win. A renewal that
+//! fails keeps leadership only while the last successful renewal is still
+//! well within the lease duration; after that this replica stops writing
+//! at once (the cluster seam is fenced by the same signal).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use kube::Api;
-use kube::api::{PostParams, Resource};
+use serde_json::Value;
 use tokio::sync::watch;
 use tracing::{info, warn};
+
+use crate::cluster::{ClusterError, Resource, SharedCluster, Target};
 
 /// Lease settings.
 #[derive(Debug, Clone)]
 pub struct LeaseConfig {
-    /// Lease name (in plumb's namespace).
+    /// Lease name (in plumb's namespace); follows the instance name.
     pub name: String,
+    /// Namespace of the lease.
+    pub namespace: String,
     /// This candidate's identity (the pod name).
     pub identity: String,
     /// How long a lease holds without renewal.
@@ -45,6 +51,15 @@ pub fn decide(holder: Option<&str>, renewed_secs_ago: Option<f64>, me: &str, dur
     }
 }
 
+/// After a failed renewal: a leader keeps leading while its last successful
+/// renewal is younger than two thirds of the lease duration (another
+/// candidate may take the lease only once a whole duration has passed), so
+/// one missed renewal does not drop leadership and a partitioned leader
+/// stops well before anyone else can start (pure).
+pub fn keeps_leading(leading: bool, since_renewal: Duration, duration: Duration) -> bool {
+    leading && since_renewal < duration.mul_f64(2.0 / 3.0)
+}
+
 fn now() -> MicroTime {
     MicroTime(jiff::Timestamp::now())
 }
@@ -52,31 +67,46 @@ fn now() -> MicroTime {
 /// Runs the election until `shutdown`; `leader` tells whether we lead.
 /// On shutdown a leader releases the lease so a standby takes over at once.
 pub async fn run(
-    api: Api<Lease>,
+    cluster: SharedCluster,
     config: LeaseConfig,
     leader: watch::Sender<bool>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let leases = Resource::leases();
+    let mut last_renewal: Option<Instant> = None;
     loop {
-        let leading = match round(&api, &config).await {
-            Ok(leading) => leading,
+        let target = Target::new(&leases, Some(&config.namespace));
+        let leading = match round(cluster.as_ref(), target, &config).await {
+            Ok(true) => {
+                last_renewal = Some(Instant::now());
+                true
+            }
+            Ok(false) => false,
             Err(error) => {
-                warn!(%error, "lease round failed");
-                false
+                let kept =
+                    last_renewal.is_some_and(|at| keeps_leading(*leader.borrow(), at.elapsed(), config.duration));
+                warn!(%error, kept, "lease round failed");
+                kept
             }
         };
         if *leader.borrow() != leading {
             info!(identity = %config.identity, leading, "leadership changed");
             let _ = leader.send(leading);
         }
+        // A leader whose renewals keep failing must notice before its
+        // lease could be taken: retry sooner than the renewal interval.
+        let pause = if leading && last_renewal.is_some_and(|at| at.elapsed() > config.renew_every) {
+            config.renew_every / 4
+        } else {
+            config.renew_every
+        };
         let stop = tokio::select! {
-            () = tokio::time::sleep(config.renew_every) => false,
+            () = tokio::time::sleep(pause) => false,
             _ = shutdown.wait_for(|stop| *stop) => true,
         };
         if stop {
-            let leading = *leader.borrow();
-            if leading {
-                release(&api, &config).await;
+            if *leader.borrow() {
+                release(cluster.as_ref(), Target::new(&leases, Some(&config.namespace)), &config).await;
             }
             let _ = leader.send(false);
             return;
@@ -84,9 +114,20 @@ pub async fn run(
     }
 }
 
-async fn round(api: &Api<Lease>, config: &LeaseConfig) -> Result<bool, kube::Error> {
+fn lease_body(lease: &Lease) -> Value {
+    let mut body = serde_json::to_value(lease).unwrap_or_default();
+    body["apiVersion"] = Value::from("coordination.k8s.io/v1");
+    body["kind"] = Value::from("Lease");
+    body
+}
+
+async fn round(
+    cluster: &dyn crate::cluster::Cluster,
+    target: Target<'_>,
+    config: &LeaseConfig,
+) -> Result<bool, ClusterError> {
     let seconds = i32::try_from(config.duration.as_secs()).unwrap_or(i32::MAX);
-    let Some(mut lease) = api.get_opt(&config.name).await? else {
+    let Some(found) = cluster.get(target, &config.name).await? else {
         let lease = Lease {
             metadata: ObjectMeta { name: Some(config.name.clone()), ..ObjectMeta::default() },
             spec: Some(LeaseSpec {
@@ -98,12 +139,14 @@ async fn round(api: &Api<Lease>, config: &LeaseConfig) -> Result<bool, kube::Err
                 ..LeaseSpec::default()
             }),
         };
-        return match api.create(&PostParams::default(), &lease).await {
+        return match cluster.create(target, &lease_body(&lease)).await {
             Ok(_) => Ok(true),
-            Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+            Err(e) if e.is_conflict() => Ok(false),
             Err(e) => Err(e),
         };
     };
+    let mut lease: Lease = serde_json::from_value(found)
+        .map_err(|e| ClusterError::status(500, "InternalError", format!("the lease is not a Lease: {e}")))?;
     let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
     let age = spec.renew_time.as_ref().map(|t| jiff::Timestamp::now().duration_since(t.0).as_secs_f64());
     match decide(spec.holder_identity.as_deref(), age, &config.identity, config.duration) {
@@ -117,27 +160,25 @@ async fn round(api: &Api<Lease>, config: &LeaseConfig) -> Result<bool, kube::Err
     }
     spec.renew_time = Some(now());
     spec.lease_duration_seconds = Some(seconds);
-    // A replace carries the resourceVersion read: a concurrent winner makes it fail.
-    let name = lease.meta().name.clone().unwrap_or_default();
-    match api.replace(&name, &PostParams::default(), &lease).await {
+    // An update carries the resourceVersion read: a concurrent winner makes it fail.
+    match cluster.update(target, &config.name, &lease_body(&lease)).await {
         Ok(_) => Ok(true),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+        Err(e) if e.is_conflict() => Ok(false),
         Err(e) => Err(e),
     }
 }
 
-async fn release(api: &Api<Lease>, config: &LeaseConfig) {
-    if let Ok(Some(mut lease)) = api.get_opt(&config.name).await
-        && let Some(spec) = lease.spec.as_mut()
+async fn release(cluster: &dyn crate::cluster::Cluster, target: Target<'_>, config: &LeaseConfig) {
+    let Ok(Some(found)) = cluster.get(target, &config.name).await else { return };
+    let Ok(mut lease) = serde_json::from_value::<Lease>(found) else { return };
+    if let Some(spec) = lease.spec.as_mut()
         && spec.holder_identity.as_deref() == Some(config.identity.as_str())
     {
         spec.holder_identity = None;
         spec.renew_time = None;
-        let name = config.name.clone();
-        if let Err(error) = api.replace(&name, &PostParams::default(), &lease).await {
-            warn!(%error, "could not release the lease");
-        } else {
-            info!("lease released");
+        match cluster.update(target, &config.name, &lease_body(&lease)).await {
+            Ok(_) => info!("lease released"),
+            Err(error) => warn!(%error, "could not release the lease"),
         }
     }
 }
@@ -161,5 +202,13 @@ mod tests {
         for (holder, age, want) in table {
             assert_eq!(decide(holder, age, "me", d), want, "{holder:?} {age:?}");
         }
+    }
+
+    #[test]
+    fn one_missed_renewal_keeps_leadership_a_long_outage_does_not() {
+        let d = Duration::from_secs(15);
+        assert!(keeps_leading(true, Duration::from_secs(5), d), "one missed 5 s renewal");
+        assert!(!keeps_leading(true, Duration::from_secs(10), d), "two thirds of the lease gone");
+        assert!(!keeps_leading(false, Duration::from_secs(1), d), "a standby stays a standby");
     }
 }

@@ -1,7 +1,6 @@
 //! The runtime: joins the stages into the agent.
 //!
 //! - [`agent`] — the loop behind `plumb run`.
-//! - [`backoff`] — capped exponential backoff with jitter.
 //! - [`diff`] — `plumb diff`: what a sync would change.
 //! - [`leader`] — leader election on a Lease.
 //! - [`service`] — the whole agent wired together (`plumb run`, `plumb demo`).
@@ -9,7 +8,6 @@
 //!   in dependency order, remove apps that left `plumb.yaml`.
 
 pub mod agent;
-pub mod backoff;
 pub mod commit;
 pub mod diff;
 pub mod leader;

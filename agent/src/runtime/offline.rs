@@ -166,7 +166,7 @@ pub fn render(tree: Arc<dyn Tree>, options: &RenderOptions) -> Result<Rendered, 
                         redact_secret(&mut manifest);
                     }
                     let _ = writeln!(out, "---\n# app: {}, source: {}", app.name, object.origin);
-                    out.push_str(&to_yaml(&TemplateValue::from_json(&manifest)));
+                    out.push_str(&to_yaml(&TemplateValue::from_json_integers(&manifest)));
                     out.push('\n');
                 }
             }

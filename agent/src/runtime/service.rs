@@ -1,17 +1,21 @@
-//! The whole agent as one service: the Kubernetes client, the live cache
-//! and drift detector, the syncer, reporting and the HTTP server, and the
-//! loop. `plumb run` and `plumb demo` start it.
+//! The whole agent as one service: the cluster seam (fenced by leadership),
+//! discovery, the live cache and drift detector, the syncer, reporting and
+//! the HTTP server, and the loop. `plumb run` and the demo start it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
-use tracing::{Instrument, info, info_span};
+use tracing::{Instrument, info, info_span, warn};
 
-use super::agent::{self, AgentConfig, AgentError};
-use crate::apply::{ApplyError, SyncOptions, Syncer};
-use crate::live::{DriftDetector, LiveCache};
+use super::agent::{self, AgentConfig, AgentError, Periodic};
+use crate::apply::{SyncOptions, Syncer};
+use crate::cluster::catalog::Discovery;
+use crate::cluster::fence::Fenced;
+use crate::cluster::{ClusterError, KubeCluster, SharedCluster};
+use crate::live::{DriftDetector, LiveCache, WatchScope};
 use crate::report::audit::{AuditError, AuditLog};
 use crate::report::events::EventSink;
 use crate::report::history::History;
@@ -24,7 +28,7 @@ use crate::report::{Reporter, http};
 pub struct ServiceConfig {
     /// What to follow and how.
     pub agent: AgentConfig,
-    /// How to sync.
+    /// How to sync (including this instance's name).
     pub sync: SyncOptions,
     /// Address of the HTTP server.
     pub listen: SocketAddr,
@@ -32,10 +36,16 @@ pub struct ServiceConfig {
     pub audit_log: Option<PathBuf>,
     /// Shared secret of the git webhook, if any.
     pub webhook_secret: Option<Vec<u8>>,
-    /// This instance's name in events (and in the lease).
-    pub instance: String,
+    /// This replica's name in events and in the lease (the pod name).
+    pub pod_name: String,
     /// Leader election; `None`: this instance always leads.
     pub lease: Option<super::leader::LeaseConfig>,
+    /// Watch only these namespaces (namespaced RBAC); `None`: the cluster.
+    pub watch_namespaces: Option<Vec<String>>,
+    /// How often every app is re-checked against live state without a commit.
+    pub reconcile_interval: Duration,
+    /// The dashboard's path prefix (`""`: at `/`); `None`: no dashboard.
+    pub ui_prefix: Option<String>,
 }
 
 /// Why the service stopped.
@@ -43,10 +53,7 @@ pub struct ServiceConfig {
 pub enum ServiceError {
     /// The Kubernetes client could not be built.
     #[error("could not build the Kubernetes client: {0}")]
-    Client(#[from] kube::Error),
-    /// The syncer could not start (discovery failed).
-    #[error(transparent)]
-    Apply(#[from] ApplyError),
+    Client(ClusterError),
     /// The audit log is unusable.
     #[error(transparent)]
     Audit(#[from] AuditError),
@@ -64,38 +71,57 @@ pub enum ServiceError {
     Agent(#[from] AgentError),
 }
 
+/// Discovers the cluster, retrying with backoff until it answers (or the
+/// service stops): an API server that is down at start is waited for,
+/// never a reason to exit.
+async fn discover(cluster: SharedCluster, shutdown: &mut watch::Receiver<bool>) -> Option<Discovery> {
+    let mut backoff = crate::backoff::Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+    loop {
+        match Discovery::new(cluster.clone()).await {
+            Ok(discovery) => return Some(discovery),
+            Err(error) => {
+                let wait = backoff.failed(crate::backoff::jitter());
+                warn!(%error, retry_in = ?wait, "could not discover the cluster's API resources");
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => return None,
+                }
+            }
+        }
+    }
+}
+
 /// Runs the service until `shutdown` turns true (or after one pass with `once`).
 pub async fn run(
     config: ServiceConfig,
     kube_config: kube::Config,
-    shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), ServiceError> {
-    let (client, requests) = crate::client::counted_client(kube_config)?;
-    let (cache, suspects) = LiveCache::new(client.clone());
-    let drift = cache.drift();
-    let namespace = config.sync.inventory_namespace.clone();
-    let syncer = Arc::new(
-        Syncer::new(client.clone(), config.sync).await?.with_live_cache(cache.clone()).with_shutdown(shutdown.clone()),
-    );
+    let kube = KubeCluster::new(kube_config).map_err(ServiceError::Client)?;
+    let requests = kube.requests();
+    let raw: SharedCluster = Arc::new(kube);
     let (leading, leader) = watch::channel(config.lease.is_none());
+    // Every write of this replica goes through the fence; the election
+    // itself uses the raw cluster.
+    let cluster: SharedCluster = Arc::new(Fenced::new(raw.clone(), leader.clone()));
     if let Some(lease) = config.lease {
-        let api = kube::Api::namespaced(client.clone(), &namespace);
-        tokio::spawn(super::leader::run(api, lease, leading, shutdown.clone()).instrument(info_span!("lease")));
+        tokio::spawn(super::leader::run(raw, lease, leading, shutdown.clone()).instrument(info_span!("lease")));
     }
-    let detector = DriftDetector::new(cache, syncer.clone()).with_leader(leader.clone());
-    tokio::spawn(detector.run(suspects).instrument(info_span!("drift")));
-
+    let namespace = config.sync.inventory_namespace.clone();
     let audit = config.audit_log.as_deref().map(AuditLog::open).transpose()?;
     let source = SourceStatus {
         repo: crate::source::url::redact(&config.agent.repo),
         reference: config.agent.reference.to_string(),
         ..SourceStatus::default()
     };
+    let scope = config.watch_namespaces.clone().map_or(WatchScope::Cluster, WatchScope::Namespaces);
+    let cache = LiveCache::new(cluster.clone(), scope);
+    let drift = cache.drift();
     let reporter = Arc::new(Reporter::new(
         Metrics::new(&requests),
-        Some(EventSink::new(client.clone(), &config.instance)),
+        Some(EventSink::new(cluster.clone(), &config.pod_name)),
         audit,
-        Some(History::new(client, &namespace)),
+        Some(History::new(cluster.clone(), &namespace)),
         Some(drift.clone()),
         &namespace,
         source,
@@ -106,17 +132,34 @@ pub async fn run(
     let listener =
         http::bind(config.listen).await.map_err(|source| ServiceError::Listen { address: config.listen, source })?;
     info!(address = %config.listen, "serving /metrics, /healthz, /readyz, /api/v1/status, /hooks/git");
+    let diffs = Arc::new(crate::report::ui::diff::LiveDiffs::new(cache.clone()));
+    let ui = config.ui_prefix.as_deref().map(|prefix| {
+        info!(address = %config.listen, prefix = %format!("{prefix}/"), "serving the dashboard");
+        Arc::new(crate::report::ui::Dashboard::new(prefix, Some(diffs.clone())))
+    });
     let state = http::HttpState {
         reporter: reporter.clone(),
         poll_now: poll_now.clone(),
         webhook_secret: config.webhook_secret.map(Arc::new),
         api: requests,
+        ui,
     };
     tokio::spawn(async move {
         if let Err(error) = http::serve(listener, state).await {
             tracing::error!(%error, "the HTTP server stopped");
         }
     });
-    agent::run(config.agent, syncer, reporter, poll_now, leader, shutdown).await?;
+
+    let Some(discovery) = discover(cluster, &mut shutdown).await else { return Ok(()) };
+    let syncer = Arc::new(
+        Syncer::with_discovery(Arc::new(discovery), config.sync)
+            .with_live_cache(cache.clone())
+            .with_shutdown(shutdown.clone()),
+    );
+    diffs.attach(syncer.objects().clone());
+    let detector = DriftDetector::new(cache.clone(), syncer.objects().clone()).with_leader(leader.clone());
+    tokio::spawn(detector.run().instrument(info_span!("drift")));
+    let periodic = Periodic { cache, interval: config.reconcile_interval };
+    agent::run(config.agent, syncer, reporter, poll_now, leader, shutdown, periodic).await?;
     Ok(())
 }

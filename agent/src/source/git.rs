@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::SourceError;
 use super::credentials::{self, CallbackState, Credentials};
 use super::signature::{SignatureStatus, VerifyPolicy};
-use super::tree::{DEFAULT_MAX_FILE_SIZE, Entry, EntryKind, Tree, clean_path, resolve_link};
+use super::tree::{ByteBudget, Entry, EntryKind, Tree, clean_path, resolve_link};
 use super::url::{SourceUrl, Transport};
 
 /// The local ref holding the last fetched commit in the cache repository.
@@ -293,12 +293,7 @@ impl GitSource {
         let tree = self.find_commit(commit)?.tree_id();
         let repo = Repository::open_bare(self.repo.path())
             .map_err(|e| SourceError::Local { what: "open the git cache".into(), reason: e.message().into() })?;
-        Ok(GitTree {
-            repo: Mutex::new(repo),
-            root: tree,
-            commit: commit.to_string(),
-            max_file_size: DEFAULT_MAX_FILE_SIZE,
-        })
+        Ok(GitTree { repo: Mutex::new(repo), root: tree, commit: commit.to_string(), budget: ByteBudget::per_commit() })
     }
 
     fn find_commit(&self, commit: &str) -> Result<git2::Commit<'_>, SourceError> {
@@ -329,7 +324,7 @@ pub struct GitTree {
     repo: Mutex<Repository>,
     root: Oid,
     commit: String,
-    max_file_size: u64,
+    budget: ByteBudget,
 }
 
 /// What a path resolves to.
@@ -352,12 +347,12 @@ impl GitTree {
             .map_err(|e| local(&format!("resolve {revision:?}"), e))?;
         let (root, sha) = (commit.tree_id(), commit.id().to_string());
         drop(commit);
-        Ok(GitTree { repo: Mutex::new(repo), root, commit: sha, max_file_size: DEFAULT_MAX_FILE_SIZE })
+        Ok(GitTree { repo: Mutex::new(repo), root, commit: sha, budget: ByteBudget::per_commit() })
     }
 
-    /// Sets the per-file size limit.
-    pub fn with_max_file_size(mut self, limit: u64) -> Self {
-        self.max_file_size = limit;
+    /// Sets the budget of bytes read (instead of the per-commit default).
+    pub fn with_byte_budget(mut self, budget: ByteBudget) -> Self {
+        self.budget = budget;
         self
     }
 
@@ -411,9 +406,7 @@ impl Tree for GitTree {
         };
         let odb = repo.odb().map_err(|e| self.local("open object database", e))?;
         let (size, _) = odb.read_header(oid).map_err(|e| self.local("read object header", e))?;
-        if size as u64 > self.max_file_size {
-            return Err(SourceError::TooLarge { path: path.into(), size: size as u64, limit: self.max_file_size });
-        }
+        self.budget.charge(path, size as u64)?;
         let blob = repo.find_blob(oid).map_err(|e| self.local("read file", e))?;
         Ok(blob.content().to_vec())
     }

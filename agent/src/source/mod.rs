@@ -17,7 +17,7 @@ pub mod tree;
 pub mod url;
 pub mod watch;
 
-pub use tree::{DirTree, Entry, EntryKind, Tree};
+pub use tree::{ByteBudget, DirTree, Entry, EntryKind, Tree};
 
 /// Why the source stage failed. Each says what to do next.
 #[derive(Debug, thiserror::Error)]
@@ -82,14 +82,20 @@ pub enum SourceError {
         /// Why it is refused.
         problem: String,
     },
-    /// A file is larger than the limit.
-    #[error("{path}: {size} bytes is over the {limit}-byte limit for a file in a config repo")]
-    TooLarge {
+    /// Reading a file would take the bytes read from one commit over the
+    /// budget (a defence against a commit built to exhaust memory).
+    #[error(
+        "{path}: reading its {size} bytes takes this commit to {total} bytes, over the {limit}-byte budget per commit; \
+         if the repository really is this large, raise it with --max-commit-bytes (PLUMB_MAX_COMMIT_BYTES)"
+    )]
+    OverByteBudget {
         /// The path in the repository.
         path: String,
         /// Its size.
         size: u64,
-        /// The limit.
+        /// The bytes of the commit read with it.
+        total: u64,
+        /// The budget.
         limit: u64,
     },
     /// A path does not exist in the tree.

@@ -1,15 +1,65 @@
 //! A read-only view of a commit's (or a directory's) files.
 //!
 //! Paths are `/`-separated and relative to the root. `..` components are
-//! refused, as is any symlink whose target leaves the root, and any file
-//! over the size limit: nothing outside the repository is ever read.
+//! refused, as is any symlink whose target leaves the root: nothing outside
+//! the repository is ever read. Every read is charged to the tree's
+//! [`ByteBudget`], so one commit cannot make plumb read (and parse) more
+//! than a bounded number of bytes, however its files are split.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::SourceError;
 
-/// Default limit for one file: config repos hold manifests, not binaries.
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
+/// Default bytes plumb reads from one commit (all apps, all files): room
+/// for tens of thousands of objects and multi-megabyte CRD bundles.
+pub const DEFAULT_MAX_COMMIT_BYTES: u64 = 128 * 1024 * 1024;
+
+/// The budget of trees opened from now on; set once from `--max-commit-bytes`.
+static COMMIT_BYTE_LIMIT: AtomicU64 = AtomicU64::new(DEFAULT_MAX_COMMIT_BYTES);
+
+/// Sets the byte budget of every tree opened after this call (the
+/// `--max-commit-bytes` flag of `plumb run` and `plumb render`).
+pub fn set_commit_byte_limit(limit: u64) {
+    COMMIT_BYTE_LIMIT.store(limit, Ordering::Relaxed);
+}
+
+/// The bytes one tree (one commit) may still be read for. Clones share the
+/// count, so a tree and the views of its sub-directories spend one budget.
+#[derive(Debug, Clone)]
+pub struct ByteBudget {
+    limit: u64,
+    read: Arc<AtomicU64>,
+}
+
+impl ByteBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: u64) -> Self {
+        Self { limit, read: Arc::default() }
+    }
+
+    /// A budget of the limit set by [`set_commit_byte_limit`] (default
+    /// [`DEFAULT_MAX_COMMIT_BYTES`]).
+    pub fn per_commit() -> Self {
+        Self::new(COMMIT_BYTE_LIMIT.load(Ordering::Relaxed))
+    }
+
+    /// Charges `size` bytes for reading `path`, before they are read;
+    /// refuses them (charging nothing) if they would take the total over
+    /// the limit.
+    pub fn charge(&self, path: &str, size: u64) -> Result<(), SourceError> {
+        let within = |read: u64| read.checked_add(size).filter(|total| *total <= self.limit);
+        self.read.fetch_update(Ordering::Relaxed, Ordering::Relaxed, within).map(drop).map_err(|read| {
+            SourceError::OverByteBudget {
+                path: path.to_string(),
+                size,
+                total: read.saturating_add(size),
+                limit: self.limit,
+            }
+        })
+    }
+}
 
 /// A file or a directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +164,7 @@ pub fn resolve_link(link: &str, target: &str) -> Result<String, SourceError> {
 #[derive(Debug, Clone)]
 pub struct DirTree {
     root: PathBuf,
-    max_file_size: u64,
+    budget: ByteBudget,
 }
 
 impl DirTree {
@@ -124,12 +174,12 @@ impl DirTree {
             what: format!("open directory {}", root.display()),
             reason: e.to_string(),
         })?;
-        Ok(Self { root, max_file_size: DEFAULT_MAX_FILE_SIZE })
+        Ok(Self { root, budget: ByteBudget::per_commit() })
     }
 
-    /// Sets the per-file size limit.
-    pub fn with_max_file_size(mut self, limit: u64) -> Self {
-        self.max_file_size = limit;
+    /// Sets the budget of bytes read (instead of the per-commit default).
+    pub fn with_byte_budget(mut self, budget: ByteBudget) -> Self {
+        self.budget = budget;
         self
     }
 
@@ -157,9 +207,7 @@ impl Tree for DirTree {
         let (clean, real) = self.real(path)?;
         let local = |e: std::io::Error| SourceError::Local { what: format!("read {clean}"), reason: e.to_string() };
         let size = real.metadata().map_err(local)?.len();
-        if size > self.max_file_size {
-            return Err(SourceError::TooLarge { path: clean, size, limit: self.max_file_size });
-        }
+        self.budget.charge(&clean, size)?;
         std::fs::read(&real).map_err(local)
     }
 
@@ -244,21 +292,30 @@ mod tests {
     }
 
     #[test]
-    fn dir_tree_refuses_escapes_and_large_files() {
+    fn dir_tree_refuses_escapes_and_reads_over_budget() {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path();
         std::fs::create_dir_all(root.join("apps/web")).expect("mkdir");
         std::fs::write(root.join("apps/web/cm.yaml"), "a: 1\n").expect("write");
-        std::fs::write(root.join("big.yaml"), vec![b'#'; 2048]).expect("write");
+        std::fs::write(root.join("big.yaml"), vec![b'#'; 1000]).expect("write");
         std::os::unix::fs::symlink("/etc/passwd", root.join("apps/passwd.yaml")).expect("symlink");
         std::os::unix::fs::symlink("web/cm.yaml", root.join("apps/alias.yaml")).expect("symlink");
-        let tree = DirTree::new(root).expect("tree").with_max_file_size(1024);
+        let tree = DirTree::new(root).expect("tree").with_byte_budget(ByteBudget::new(1024));
 
         assert_eq!(tree.read_string("apps/web/cm.yaml").expect("read"), "a: 1\n");
         assert_eq!(tree.read_string("apps/alias.yaml").expect("in-repo link"), "a: 1\n");
         let err = tree.read("apps/passwd.yaml").expect_err("escape").to_string();
         assert!(err.starts_with("apps/passwd.yaml: resolves to /etc/passwd, outside the repository"), "{err}");
-        assert!(matches!(tree.read("big.yaml"), Err(SourceError::TooLarge { size: 2048, limit: 1024, .. })));
+        // 5 + 5 bytes read so far; 1000 more fit once, not twice.
+        assert_eq!(tree.read("big.yaml").expect("within budget").len(), 1000);
+        let err = tree.read("big.yaml").expect_err("over budget").to_string();
+        assert_eq!(tree.read("apps/web/cm.yaml").expect("a refused read charges nothing").len(), 5);
+        assert_eq!(
+            err,
+            "big.yaml: reading its 1000 bytes takes this commit to 2010 bytes, over the 1024-byte budget \
+             per commit; if the repository really is this large, raise it with --max-commit-bytes \
+             (PLUMB_MAX_COMMIT_BYTES)"
+        );
         assert!(matches!(tree.read("apps/../../etc/passwd"), Err(SourceError::UnsafePath { .. })));
         assert_eq!(tree.walk("apps").expect("walk"), ["apps/alias.yaml", "apps/passwd.yaml", "apps/web/cm.yaml"]);
     }

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use kube::Api;
 use kube::runtime::wait::{Condition, await_condition};
-use plumb::apply::{Mode, SyncOptions, SyncReport, SyncRequest, Syncer};
-use plumb::client::{ApiRequests, counted_client};
-use plumb::plan::{AppContext, PrunePolicy, RenderedObject};
+use plumb::apply::{SyncOptions, SyncReport, SyncRequest, Syncer};
+use plumb::cluster::requests::ApiRequests;
+use plumb::cluster::{KubeCluster, SharedCluster};
+use plumb::plan::{AppContext, RenderedObject};
 use plumb_testenv::TestCluster;
 
 /// Waits up to `timeout` for `condition` on object `name`, with a message
@@ -29,8 +30,10 @@ where
 
 /// plumb's apply stage wired to a test cluster through a request-counting client.
 pub struct Agent {
-    /// The counted client.
+    /// An admin client of the same cluster (for the test's own checks).
     pub client: kube::Client,
+    /// The cluster seam the agent uses (its requests are counted).
+    pub cluster: SharedCluster,
     /// Every request the agent made.
     pub requests: Arc<ApiRequests>,
     /// The syncer.
@@ -57,9 +60,10 @@ impl Agent {
     /// An agent keeping inventories in `inventory_namespace`, planning from
     /// label-selected lists (no live cache).
     pub async fn start(cluster: &TestCluster, inventory_namespace: &str) -> anyhow::Result<Self> {
-        let (client, requests, syncer, chart_dir) = Self::parts(cluster, inventory_namespace).await?;
+        let (client, seam, requests, syncer, chart_dir) = Self::parts(cluster, inventory_namespace).await?;
         Ok(Self {
             client,
+            cluster: seam,
             requests,
             syncer: Arc::new(syncer),
             drift: None,
@@ -72,14 +76,15 @@ impl Agent {
 
     /// An agent with the live cache and drift detector, as `plumb run` has.
     pub async fn start_live(cluster: &TestCluster, inventory_namespace: &str) -> anyhow::Result<Self> {
-        let (client, requests, syncer, chart_dir) = Self::parts(cluster, inventory_namespace).await?;
-        let (cache, suspects) = plumb::live::LiveCache::new(client.clone());
+        let (client, seam, requests, syncer, chart_dir) = Self::parts(cluster, inventory_namespace).await?;
+        let cache = plumb::live::LiveCache::new(seam.clone(), plumb::live::WatchScope::Cluster);
         let syncer = Arc::new(syncer.with_live_cache(cache.clone()));
         let registry = cache.drift();
-        let detector = plumb::live::DriftDetector::new(cache.clone(), syncer.clone());
-        let task = tokio::spawn(detector.run(suspects));
+        let detector = plumb::live::DriftDetector::new(cache.clone(), syncer.objects().clone());
+        let task = tokio::spawn(detector.run());
         Ok(Self {
             client,
+            cluster: seam,
             requests,
             syncer,
             drift: Some(registry),
@@ -90,23 +95,59 @@ impl Agent {
         })
     }
 
-    async fn parts(
+    /// An agent whose chart and render caches live in `cache` (to restart
+    /// one on the same disk) and that reaches OCI registries with `registries`.
+    pub async fn start_with(
         cluster: &TestCluster,
         inventory_namespace: &str,
-    ) -> anyhow::Result<(kube::Client, Arc<ApiRequests>, Syncer, tempfile::TempDir)> {
-        let kubeconfig = kube::config::Kubeconfig::read_from(cluster.kubeconfig_path())?;
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-        let (client, requests) = counted_client(config)?;
-        let chart_dir = tempfile::tempdir()?;
-        let options = SyncOptions {
+        cache: &std::path::Path,
+        registries: Arc<plumb::render::oci::auth::Registries>,
+    ) -> anyhow::Result<Self> {
+        let (client, seam, requests) = Self::client(cluster).await?;
+        let options =
+            SyncOptions { chart_cache: Some(cache.to_path_buf()), registries, ..Self::options(inventory_namespace) };
+        let syncer = Syncer::new(seam.clone(), options).await?;
+        Ok(Self {
+            client,
+            cluster: seam,
+            requests,
+            syncer: Arc::new(syncer),
+            drift: None,
+            cache: None,
+            chart_cache: cache.to_path_buf(),
+            detector: None,
+            _chart_dir: tempfile::tempdir()?,
+        })
+    }
+
+    fn options(inventory_namespace: &str) -> SyncOptions {
+        SyncOptions {
             inventory_namespace: inventory_namespace.to_string(),
             health_timeout: Duration::from_secs(60),
             poll_interval: Duration::from_millis(200),
-            chart_cache: Some(chart_dir.path().to_path_buf()),
             ..Default::default()
-        };
-        let syncer = Syncer::new(client.clone(), options).await?;
-        Ok((client, requests, syncer, chart_dir))
+        }
+    }
+
+    async fn client(cluster: &TestCluster) -> anyhow::Result<(kube::Client, SharedCluster, Arc<ApiRequests>)> {
+        let kubeconfig = kube::config::Kubeconfig::read_from(cluster.kubeconfig_path())?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+        let client = kube::Client::try_from(config.clone())?;
+        let kube = KubeCluster::new(config)?;
+        let requests = kube.requests();
+        Ok((client, Arc::new(kube), requests))
+    }
+
+    async fn parts(
+        cluster: &TestCluster,
+        inventory_namespace: &str,
+    ) -> anyhow::Result<(kube::Client, SharedCluster, Arc<ApiRequests>, Syncer, tempfile::TempDir)> {
+        let (client, seam, requests) = Self::client(cluster).await?;
+        let chart_dir = tempfile::tempdir()?;
+        let options =
+            SyncOptions { chart_cache: Some(chart_dir.path().to_path_buf()), ..Self::options(inventory_namespace) };
+        let syncer = Syncer::new(seam.clone(), options).await?;
+        Ok((client, seam, requests, syncer, chart_dir))
     }
 
     /// Syncs `yaml` (a multi-document stream) as app `app` with default
@@ -118,16 +159,8 @@ impl Agent {
 
 /// An enforce-mode request for `yaml`.
 pub fn request(app: &str, namespace: &str, yaml: &str, commit: &str) -> SyncRequest {
-    SyncRequest {
-        app: AppContext { name: app.to_string(), namespace: Some(namespace.to_string()) },
-        objects: rendered(yaml),
-        commit: Some(commit.to_string()),
-        render_digest: None,
-        mode: Mode::Enforce,
-        prune: PrunePolicy::default(),
-        remove_app: false,
-        health_timeout: None,
-    }
+    let app = AppContext { name: app.to_string(), namespace: Some(namespace.to_string()) };
+    SyncRequest { commit: Some(commit.to_string()), ..SyncRequest::new(app, rendered(yaml)) }
 }
 
 /// Parses a multi-document YAML stream as a render.
@@ -177,9 +210,57 @@ impl ConfigRepo {
     }
 
     /// Polls the source and syncs the commit the branch points at.
-    pub async fn sync(&self, syncer: &Syncer) -> anyhow::Result<plumb::runtime::commit::CommitReport> {
+    pub async fn sync(&self, syncer: &Syncer) -> anyhow::Result<plumb::report::commit::CommitReport> {
         let commit = self.source.poll()?.commit().to_string();
         let tree: Arc<dyn plumb::source::Tree> = Arc::new(self.source.tree(&commit)?);
         Ok(plumb::runtime::commit::sync_commit(syncer, tree, &commit).await)
+    }
+}
+
+/// Every object in `namespace` (`Kind.group/name` -> uid), Events and
+/// leases left out: what a test compares before and after to prove
+/// nothing outside its assertions was deleted or re-created.
+pub async fn namespace_objects(
+    client: &kube::Client,
+    namespace: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    use kube::discovery::{Discovery, Scope, verbs};
+    let discovery = Discovery::new(client.clone()).run().await?;
+    let mut objects = std::collections::BTreeMap::new();
+    for group in discovery.groups() {
+        for (resource, caps) in group.recommended_resources() {
+            if caps.scope != Scope::Namespaced
+                || !caps.supports_operation(verbs::LIST)
+                || matches!(resource.kind.as_str(), "Event" | "Lease")
+            {
+                continue;
+            }
+            let api: Api<kube::api::DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+            for item in api.list_metadata(&Default::default()).await?.items {
+                let kind = if resource.group.is_empty() {
+                    resource.kind.clone()
+                } else {
+                    format!("{}.{}", resource.kind, resource.group)
+                };
+                let name = item.metadata.name.unwrap_or_default();
+                objects.insert(format!("{kind}/{name}"), item.metadata.uid.unwrap_or_default());
+            }
+        }
+    }
+    Ok(objects)
+}
+
+impl Agent {
+    /// An agent of plumb instance `instance` (another plumb sharing the
+    /// cluster and the inventory namespace).
+    pub async fn start_instance(
+        cluster: &TestCluster,
+        inventory_namespace: &str,
+        instance: &str,
+    ) -> anyhow::Result<Self> {
+        let mut agent = Self::start(cluster, inventory_namespace).await?;
+        let options = SyncOptions { instance: instance.to_string(), ..agent.syncer.options().clone() };
+        agent.syncer = Arc::new(Syncer::new(agent.cluster.clone(), options).await?);
+        Ok(agent)
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, DynamicObject};
 use kube::discovery::ApiResource;
-use plumb::runtime::commit::AppOutcome;
+use plumb::report::commit::AppOutcome;
 use plumb_e2e::{Agent, ConfigRepo};
 use plumb_testenv::TestCluster;
 use plumb_testenv::TestNamespace;
@@ -218,11 +218,13 @@ async fn remote_chart_is_pinned_by_digest_cached_and_refused_when_changed_upstre
     ]))?;
 
     // `plumb lock`'s resolution: the index entry, the archive, its digest.
-    let locked = plumb::render::remote::resolve(&helm_repo.url(), "shop", "1.0.0").await?;
+    let locked = plumb::render::remote::resolve(&helm_repo.url(), "shop", "1.0.0", &Default::default()).await?;
     assert_eq!(locked.digest, plumb::render::remote::sha256(&archive));
-    let missing = plumb::render::remote::resolve(&helm_repo.url(), "shop", "2.0.0").await.expect_err("no such version");
+    let missing = plumb::render::remote::resolve(&helm_repo.url(), "shop", "2.0.0", &Default::default())
+        .await
+        .expect_err("no such version");
     assert!(missing.to_string().contains("no version 2.0.0 of shop"), "{missing}");
-    let lock = plumb::render::lock::Lock { charts: vec![locked.clone()] };
+    let lock = plumb::render::lock::Lock { charts: vec![locked.clone()], ..Default::default() };
 
     let agent = Agent::start(&cluster, ns.name()).await?;
     let repo = ConfigRepo::new()?;

@@ -19,7 +19,7 @@ use plumb_e2e::{Agent, assert_ok, request};
 use plumb_testenv::webhook::MutatingWebhook;
 use plumb_testenv::{PodReadiness, TestCluster, TestNamespace};
 use serde_json::json;
-use tokio::sync::broadcast;
+use tokio::sync::mpsc;
 
 const APP: &str = r#"
 apiVersion: v1
@@ -61,19 +61,18 @@ fn kubectl(kubeconfig: &Path, namespace: &str, args: &[&str], env: &[(&str, &str
 /// Waits for the first event matching `pick`, returning it with the time
 /// it took from `since`.
 async fn next_event<T>(
-    events: &mut broadcast::Receiver<DriftEvent>,
+    events: &mut mpsc::Receiver<DriftEvent>,
     timeout: Duration,
     mut pick: impl FnMut(&DriftEvent) -> Option<T>,
 ) -> Option<T> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Ok(event)) => {
+            Ok(Some(event)) => {
                 if let Some(found) = pick(&event) {
                     return Some(found);
                 }
             }
-            Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
             _ => return None,
         }
     }
@@ -219,7 +218,7 @@ async fn every_kind_of_edit_is_detected_within_a_second_and_corrected() -> anyho
     let kinds = |k: Vec<(String, String)>| k.into_iter().map(|(_, kind)| kind).collect::<Vec<_>>();
     assert_eq!(kinds(cache.watched_kinds()), ["ConfigMap", "Deployment"]);
     let app = plumb::plan::AppContext { name: "drift".into(), namespace: Some(ns.name().into()) };
-    assert_ok(&agent.syncer.sync(SyncRequest::removal(app, Mode::Enforce)).await);
+    assert_ok(&agent.syncer.sync(SyncRequest::removal(app, plumb::plan::Removal::Prune)).await);
     assert!(cache.watched_kinds().is_empty(), "{:?}", cache.watched_kinds());
     ns.delete().await?;
     Ok(())

@@ -4,7 +4,7 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{Api, ResourceExt};
-use plumb::runtime::commit::AppOutcome;
+use plumb::report::commit::AppOutcome;
 use plumb_e2e::{Agent, ConfigRepo};
 use plumb_testenv::{PodReadiness, TestCluster, TestNamespace};
 

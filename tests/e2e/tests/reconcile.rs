@@ -119,7 +119,7 @@ async fn sample_app_becomes_healthy_resync_writes_nothing_and_removal_prunes_nam
     // Removing the app prunes everything; the Namespace goes last and the
     // sync returns only once it is gone.
     let app = AppContext { name: "sample".into(), namespace: Some(ns.clone()) };
-    let removed = agent.syncer.sync(SyncRequest::removal(app, Mode::Enforce)).await;
+    let removed = agent.syncer.sync(SyncRequest::removal(app, plumb::plan::Removal::Prune)).await;
     assert_ok(&removed);
     assert_eq!(removed.done(ObjectAction::Prune), 8);
     let order: Vec<_> = removed.planned(ObjectAction::Prune).iter().map(|k| k.kind.clone()).collect();

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use plumb::source::git::{GitRef, GitSource, Poll};
-use plumb::source::{SourceError, Tree, url};
+use plumb::source::{ByteBudget, SourceError, Tree, url};
 use plumb_testenv::git::{GitDaemon, GitRepo, init_bare};
 
 /// A bare "remote" and a working clone that pushes to it.
@@ -148,7 +148,7 @@ fn unsafe_paths_in_a_commit_are_refused_and_nothing_outside_is_read() -> anyhow:
         &root.path().join("cache"),
     )?;
     source.poll()?;
-    let tree = source.tree(&sha)?;
+    let tree = source.tree(&sha)?.with_byte_budget(ByteBudget::new(4 * 1024 * 1024));
     assert_eq!(tree.read_string("apps/alias.yaml")?, "kind: ConfigMap\n", "in-repo links are followed");
     let err = tree.read("apps/passwd.yaml").expect_err("absolute link").to_string();
     assert_eq!(
@@ -157,8 +157,12 @@ fn unsafe_paths_in_a_commit_are_refused_and_nothing_outside_is_read() -> anyhow:
     );
     let err = tree.read("apps/up.yaml").expect_err("escaping link").to_string();
     assert!(err.contains("outside the repository"), "{err}");
-    let err = tree.read("apps/big.yaml").expect_err("too large").to_string();
-    assert_eq!(err, "apps/big.yaml: 5242880 bytes is over the 4194304-byte limit for a file in a config repo");
+    let err = tree.read("apps/big.yaml").expect_err("over the commit's byte budget").to_string();
+    assert_eq!(
+        err,
+        "apps/big.yaml: reading its 5242880 bytes takes this commit to 5242896 bytes, over the 4194304-byte budget \
+         per commit; if the repository really is this large, raise it with --max-commit-bytes (PLUMB_MAX_COMMIT_BYTES)"
+    );
     assert!(matches!(tree.read("apps/../../etc/passwd"), Err(SourceError::UnsafePath { .. })));
 
     // Rendering that commit's directory fails on the first unsafe file, naming it.

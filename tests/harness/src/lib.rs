@@ -1,6 +1,7 @@
 //! plumb-testenv: a real local Kubernetes control plane for plumb's
 //! end-to-end tests and `plumb demo`.
 //!
+//! - [`browser`] — headless Chromium driven through WebDriver, for the dashboard.
 //! - [`binaries`] — where etcd, kube-apiserver and kube-controller-manager
 //!   are, and building them from pinned Go modules (`control-plane/`).
 //! - [`control_plane`] — one running control plane, stopped by pid on drop.
@@ -11,6 +12,8 @@
 //! - [`http`] — a minimal HTTP client for plain-HTTP endpoints.
 //! - [`prometheus`] — Debian's Prometheus scraping test targets.
 //! - [`sshd`] — Debian's sshd with a test key, for the SSH transport.
+//! - [`helm_oracle`] — Helm's install as the oracle of chart conformance.
+//! - [`registry`] — Debian's docker-registry with TLS and auth, for OCI charts.
 //! - [`namespace`] — per-test namespaces on a shared control plane.
 //!
 //! Isolation: `plumb-testenv run -- <command>` starts one control plane and
@@ -20,10 +23,12 @@
 //! control plane. Tests that restart the API server always start their own.
 
 pub mod binaries;
+pub mod browser;
 pub mod certs;
 pub mod control_plane;
 pub mod git;
 pub mod git_http;
+pub mod helm_oracle;
 pub mod helm_repo;
 pub mod http;
 pub mod namespace;
@@ -31,6 +36,7 @@ pub mod ports;
 pub mod process;
 pub mod prometheus;
 pub mod readiness;
+pub mod registry;
 pub mod sshd;
 pub mod webhook;
 

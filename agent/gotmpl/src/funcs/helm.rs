@@ -1,5 +1,6 @@
 //! Helm's own template functions: `include`, `tpl`, `required`, `fail`,
-//! the YAML/JSON/TOML converters and `lookup` (empty, as `helm template`).
+//! the YAML/JSON/TOML converters and `lookup` (the live cluster through a
+//! [`Lookup`], or empty as `helm template` without one).
 
 use std::sync::Arc;
 
@@ -11,8 +12,17 @@ use crate::{Exec, Functions, NO_VALUE, TemplateError};
 /// How deep one template may include itself (Helm's limit).
 const MAX_INCLUDE_RECURSION: usize = 1000;
 
+/// What `lookup` reads: the live cluster, as Helm's install reads it.
+pub trait Lookup: Send + Sync {
+    /// The object `apiVersion`/`kind` named `name` in `namespace` (empty:
+    /// cluster-scoped or all namespaces), or with an empty `name` the list
+    /// of them (`{"items": [...]}`); `Null` when it does not exist. The
+    /// error is the message the template fails with.
+    fn lookup(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<serde_json::Value, String>;
+}
+
 /// Registers Helm's functions.
-pub fn register(f: &mut Functions) {
+pub fn register(f: &mut Functions, lookup: Option<Arc<dyn Lookup>>) {
     f.insert("include", Arc::new(include));
     f.insert("tpl", Arc::new(tpl));
     f.plain("required", |a| {
@@ -125,10 +135,27 @@ pub fn register(f: &mut Functions) {
         map.insert("Error".into(), Value::str("fromToml is not supported by plumb; convert the data to YAML"));
         Ok(Value::map(map))
     });
-    f.plain("lookup", |a| {
-        arity("lookup", &a, 4)?;
-        Ok(Value::map(Map::new()))
-    });
+    f.insert(
+        "lookup",
+        Arc::new(move |_, a| {
+            arity("lookup", &a, 4)?;
+            let mut args = Vec::with_capacity(4);
+            for i in 0..4 {
+                args.push(arg_string(&a, i)?.to_string());
+            }
+            match &lookup {
+                // Offline (`helm template`): nothing exists.
+                None => Ok(Value::map(Map::new())),
+                Some(source) => {
+                    let found = source.lookup(&args[0], &args[1], &args[2], &args[3])?;
+                    Ok(match found {
+                        serde_json::Value::Null => Value::map(Map::new()),
+                        object => Value::from_json_integers(&object),
+                    })
+                }
+            }
+        }),
+    );
 }
 
 fn error_map(message: String) -> Value {

@@ -12,6 +12,7 @@ pub mod helm;
 pub mod semver;
 pub mod sprig;
 pub mod yaml;
+mod yaml_scalar;
 
 use std::sync::Arc;
 
@@ -169,10 +170,12 @@ pub(crate) fn to_float64(value: &Value) -> f64 {
     }
 }
 
-/// The elements of a list argument; Sprig's list functions reject other kinds.
-pub(crate) fn list<'v>(name: &str, value: &'v Value) -> Result<&'v [Value], String> {
+/// The elements of a list argument (or of an object of a slice type, such
+/// as Helm's `common.VersionSet`); Sprig's list functions reject other kinds.
+pub(crate) fn list<'v>(name: &str, value: &'v Value) -> Result<std::borrow::Cow<'v, [Value]>, String> {
     match value {
-        Value::List(items, _) => Ok(items),
+        Value::List(items, _) => Ok(std::borrow::Cow::Borrowed(items)),
+        Value::Object(object) if let Some(items) = object.as_list() => Ok(std::borrow::Cow::Owned(items)),
         other => Err(format!("Cannot {name} on type {}", other.type_name())),
     }
 }

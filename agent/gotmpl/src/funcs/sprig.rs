@@ -517,7 +517,7 @@ fn lists(f: &mut Functions) {
             Arc::new(move |_, a| {
                 arity(name, &a, 1)?;
                 let mut out: Vec<Value> = Vec::new();
-                for item in list(name, &a[0]).map_err(|_| must_list(&a[0], name))? {
+                for item in list(name, &a[0]).map_err(|_| must_list(&a[0], name))?.iter() {
                     if !out.contains(item) {
                         out.push(item.clone());
                     }

@@ -134,6 +134,12 @@ impl Capabilities {
         helm.with(kube_version, extra_api_versions)
     }
 
+    /// What a cluster serves: its `gitVersion` and API versions (discovery).
+    pub fn of_cluster(server_version: &str, api_versions: Vec<String>) -> Self {
+        let kube_version = normalize_version(server_version).unwrap_or_else(|_| server_version.to_string());
+        Capabilities { kube_version, api_versions }
+    }
+
     /// plumb's offline defaults with another Kubernetes version and extra API
     /// versions (`plumb render --kube-version --api-versions`).
     pub fn offline(kube_version: Option<&str>, extra_api_versions: &[String]) -> Result<Self, String> {
@@ -240,5 +246,9 @@ impl Object for ApiVersions {
 
     fn display(&self) -> String {
         format!("[{}]", self.0.join(" "))
+    }
+
+    fn as_list(&self) -> Option<Vec<Value>> {
+        Some(self.0.iter().map(|a| Value::str(a.as_str())).collect())
     }
 }

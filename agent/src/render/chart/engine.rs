@@ -12,6 +12,7 @@ use super::ChartError;
 use super::capabilities::Capabilities;
 use super::ignore::glob_match;
 use super::load::Chart;
+use plumb_gotmpl::funcs::helm::Lookup;
 use plumb_gotmpl::funcs::yaml::to_yaml;
 use plumb_gotmpl::value::{Map, Object, Value};
 use plumb_gotmpl::{Clock, Functions, NO_VALUE, TemplateError, Templates};
@@ -65,6 +66,19 @@ pub fn render(
     parse(chart, values, release, capabilities, clock)?.execute()
 }
 
+/// [`render`] with `lookup` reading the live cluster through `lookup`
+/// (`None`: empty, as offline).
+pub fn render_with_lookup(
+    chart: &Chart,
+    values: &serde_json::Value,
+    release: &Release,
+    capabilities: &Capabilities,
+    clock: Clock,
+    lookup: Option<Arc<dyn Lookup>>,
+) -> Result<BTreeMap<String, String>, ChartError> {
+    parse_with_lookup(chart, values, release, capabilities, clock, lookup)?.execute()
+}
+
 /// A chart's templates parsed into one set, with each template's data:
 /// the first half of [`render`] (kept apart so benchmarks can time it).
 pub struct Parsed {
@@ -81,6 +95,17 @@ pub fn parse(
     capabilities: &Capabilities,
     clock: Clock,
 ) -> Result<Parsed, ChartError> {
+    parse_with_lookup(chart, values, release, capabilities, clock, None)
+}
+
+fn parse_with_lookup(
+    chart: &Chart,
+    values: &serde_json::Value,
+    release: &Release,
+    capabilities: &Capabilities,
+    clock: Clock,
+    lookup: Option<Arc<dyn Lookup>>,
+) -> Result<Parsed, ChartError> {
     let mut renderables = Vec::new();
     let common = (release.to_value(), capabilities.to_value());
     collect(chart, "", Value::from_json(values), &common, &mut renderables);
@@ -88,7 +113,7 @@ pub fn parse(
         let (da, db) = (a.name.matches('/').count(), b.name.matches('/').count());
         db.cmp(&da).then_with(|| b.name.cmp(&a.name))
     });
-    let functions = Arc::new(Functions::helm(clock));
+    let functions = Arc::new(Functions::helm_with_lookup(clock, lookup));
     let mut set = Templates::new(functions);
     for r in &renderables {
         set.parse(&r.name, &r.source).map_err(|e| template_error(&e))?;

@@ -47,6 +47,17 @@ impl Chart {
         self.metadata["dependencies"].as_array().cloned().unwrap_or_default()
     }
 
+    /// Dependencies of `Chart.yaml` with no chart of that name under
+    /// `charts/` (Helm's `CheckDependencies`, whatever their conditions).
+    pub fn missing_dependencies(&self) -> Vec<String> {
+        self.dependency_entries()
+            .iter()
+            .filter_map(|d| d["name"].as_str())
+            .filter(|name| !self.dependencies.iter().any(|sub| sub.name() == *name))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The CRD manifests under `crds/`, by path.
     pub fn crds(&self) -> impl Iterator<Item = (&String, &Vec<u8>)> {
         self.files.iter().filter(|(path, _)| {

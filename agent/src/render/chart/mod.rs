@@ -7,6 +7,7 @@
 //!   tags, aliases and `import-values`.
 //! - [`engine`] — parsing every template into one set and executing each,
 //!   with `.Values`, `.Release`, `.Chart`, `.Capabilities`, `.Files`, `.Template`.
+//! - [`manifest`] — rendered templates into the documents Helm's install applies.
 //! - [`capabilities`] — the cluster version and API versions charts test.
 //! - [`schema`] — `values.schema.json` validation.
 //! - [`archive`] — `.tgz` charts unpacked in memory with limits.
@@ -16,11 +17,12 @@ pub mod capabilities;
 pub mod engine;
 pub mod ignore;
 pub mod load;
+pub mod manifest;
 pub mod schema;
 pub mod values;
 
 pub use capabilities::Capabilities;
-pub use engine::{Parsed, Release, parse, render};
+pub use engine::{Parsed, Release, parse, render, render_with_lookup};
 pub use load::Chart;
 
 /// Why a chart could not be rendered. Messages name the chart and file.
@@ -40,6 +42,13 @@ pub enum ChartError {
     /// A template failed to parse or execute (Helm's message).
     #[error("{0}")]
     Template(String),
+    /// Dependencies listed in `Chart.yaml` are not under `charts/` (Helm's
+    /// message: vendor them with `helm dependency build`).
+    #[error(
+        "chart dependencies are missing; run dependency update/build first: found in Chart.yaml, but missing in charts/ directory: {}",
+        .0.join(", ")
+    )]
+    MissingDependencies(Vec<String>),
     /// The chart's archive is unsafe or too large.
     #[error("chart archive {archive}: {reason}")]
     Archive {
