@@ -252,19 +252,19 @@ async fn peers_part(client: &kube::Client, kubeconfig: &Path, work: &Path) {
     namespace(client, "flux").await;
     let objects = work.join("flux.yaml");
     std::fs::write(&objects, manifests(COLD)).expect("write");
-    let flux = (peers::flux(&objects, "flux", &kubeconfig), None);
+    let flux = (peers::flux(&objects, "flux", kubeconfig), None);
 
     namespace(client, "kubectl").await;
     let file = work.join("cms.yaml");
     std::fs::write(&file, manifests(COLD)).expect("write");
-    let kubectl = (peers::kubectl(&file, &changed_text, "kubectl", &kubeconfig), None);
+    let kubectl = (peers::kubectl(&file, &changed_text, "kubectl", kubeconfig), None);
 
     namespace(client, "kpt").await;
     let kpt_dir = work.join("kpt");
     std::fs::create_dir_all(&kpt_dir).expect("mkdir");
     let in_kpt = |text: &str| text.replace("metadata: {name:", "metadata: {namespace: kpt, name:");
     std::fs::write(kpt_dir.join("cms.yaml"), in_kpt(&manifests(COLD))).expect("write");
-    let kpt = (peers::kpt(&kpt_dir, &in_kpt(&changed_text), &kubeconfig), None);
+    let kpt = (peers::kpt(&kpt_dir, &in_kpt(&changed_text), kubeconfig), None);
 
     print_reconciles(
         raw,

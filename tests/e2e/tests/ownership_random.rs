@@ -187,7 +187,7 @@ fn outcome_ok(report: &CommitReport, app: &str) -> Option<bool> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn random_commits_keep_every_object_with_exactly_one_owner() -> anyhow::Result<()> {
-    let seed: u64 = std::env::var("PLUMB_OWNERSHIP_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_0f_a11);
+    let seed: u64 = std::env::var("PLUMB_OWNERSHIP_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x0005_eed0_fa11);
     let commits: usize = std::env::var("PLUMB_OWNERSHIP_COMMITS").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
     println!("ownership: seed {seed}, {commits} commits (PLUMB_OWNERSHIP_SEED / PLUMB_OWNERSHIP_COMMITS)");
     let cluster = TestCluster::get().await?;
