@@ -1,6 +1,7 @@
 //! Two agents against one cluster with leader election: exactly one
-//! writes; when it dies, the other takes over within the lease duration
-//! and applies the next commit.
+//! writes; when it dies (mid audit write: the shared audit file ends in a
+//! torn record), the other takes over within the lease duration, applies
+//! the next commit, sets the torn record aside and continues the chain.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -45,6 +46,7 @@ async fn one_leader_writes_and_a_standby_takes_over() -> anyhow::Result<()> {
     repo.commit("first")?;
     let kubeconfig = cluster.kubeconfig_path().as_os_str().to_owned();
     let env: [(&str, &OsStr); 1] = [("KUBECONFIG", &kubeconfig)];
+    let audit = dir.path().join("audit").join("audit.jsonl");
     let mut agents = Vec::new();
     for name in ["alpha", "beta"] {
         let port = plumb_testenv::ports::free_port()?;
@@ -58,6 +60,9 @@ async fn one_leader_writes_and_a_standby_takes_over() -> anyhow::Result<()> {
             "--leader-election".into(),
             format!("--lease-duration={}s", LEASE.as_secs()),
             format!("--pod-name={name}"),
+            // Both replicas share one audit file (one volume): only the
+            // leader writes, and a new leader continues the chain.
+            format!("--audit-log={}", audit.display()),
         ];
         let process = ManagedProcess::spawn_with_env(
             name,
@@ -88,11 +93,15 @@ async fn one_leader_writes_and_a_standby_takes_over() -> anyhow::Result<()> {
     let ready = plumb_testenv::http::get(standby.1, "/readyz")?;
     assert_eq!((ready.status, ready.body.as_str()), (200, "ready (standby)"));
 
-    // The leader dies without releasing its lease.
+    // The leader dies without releasing its lease, in the middle of an
+    // audit write: the file ends in half a record.
     leader.2.stop(Duration::ZERO);
     let killed = Instant::now();
+    let before = std::fs::read_to_string(&audit)?;
+    let last = before.lines().last().expect("the leader audited its sync").to_string();
+    std::fs::write(&audit, format!("{before}{}", &last[..last.len() / 2]))?;
     repo.write("app/second.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: second}\n")?;
-    repo.commit("second")?;
+    let second = repo.commit("second")?;
     while cms.get_opt("second").await?.is_none() {
         assert!(killed.elapsed() < LEASE * 4, "the standby did not take over within {:?}", LEASE * 4);
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -105,6 +114,18 @@ async fn one_leader_writes_and_a_standby_takes_over() -> anyhow::Result<()> {
     );
     let holder = leases.get("plumb-leader").await?.spec.and_then(|s| s.holder_identity);
     assert_eq!(holder.as_deref(), Some(standby.0));
+
+    // The new leader set the torn record aside and continued the chain.
+    while !std::fs::read_to_string(&audit)?.contains(&second) {
+        assert!(killed.elapsed() < LEASE * 8, "the new leader did not audit {second}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let verify = std::process::Command::new(PLUMB).args(["audit", "verify"]).arg(&audit).output()?;
+    let out = String::from_utf8_lossy(&verify.stdout).to_string() + &String::from_utf8_lossy(&verify.stderr);
+    assert!(verify.status.success() && out.contains("chain intact") && !out.contains("torn"), "{out}");
+    let after = std::fs::read_to_string(&audit)?;
+    assert!(after.starts_with(before.as_str()), "the intact records were kept as they were");
+    assert!(after.contains("was cut short"), "no record says what was set aside:\n{after}");
     drop(standby);
     ns.delete().await?;
     Ok(())

@@ -81,6 +81,10 @@ pub struct RunArgs {
     /// Append-only audit log (JSON lines, hash-chained); none when unset.
     #[arg(long, env = "PLUMB_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
+    /// Size at which the audit log is rotated to FILE.000001, FILE.000002, …
+    /// with the chain continuing across files (0: never).
+    #[arg(long, env = "PLUMB_AUDIT_MAX_BYTES", default_value = "64Mi", value_parser = crate::size::parse_size)]
+    pub audit_max_bytes: u64,
     /// File holding the shared secret of the /hooks/git webhook (disabled when unset).
     #[arg(long, env = "PLUMB_WEBHOOK_SECRET_FILE")]
     pub webhook_secret_file: Option<PathBuf>,
@@ -205,6 +209,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         listen: args.listen,
         ui_prefix: args.ui.then_some(args.ui_prefix),
         audit_log: args.audit_log,
+        audit_max_bytes: args.audit_max_bytes,
         webhook_secret,
         lease: args.leader_election.then(|| crate::runtime::leader::LeaseConfig {
             name: args.lease_name.clone().unwrap_or_else(|| format!("{}-leader", args.instance)),

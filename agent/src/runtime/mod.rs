@@ -3,7 +3,7 @@
 //! - [`agent`] — the loop behind `plumb run`.
 //! - [`diff`] — `plumb diff`: what a sync would change.
 //! - [`leader`] — leader election on a Lease.
-//! - [`service`] — the whole agent wired together (`plumb run`, `plumb demo`).
+//! - [`service`] — the whole agent wired together (`plumb run`, and the demo binary `plumb-demo`).
 //! - [`commit`] — syncing one commit: `plumb.yaml`, render each app, sync apps
 //!   in dependency order, remove apps that left `plumb.yaml`.
 

@@ -34,6 +34,8 @@ pub struct ServiceConfig {
     pub listen: SocketAddr,
     /// Audit log file, if any.
     pub audit_log: Option<PathBuf>,
+    /// Size at which the audit log rotates (0: never).
+    pub audit_max_bytes: u64,
     /// Shared secret of the git webhook, if any.
     pub webhook_secret: Option<Vec<u8>>,
     /// This replica's name in events and in the lease (the pod name).
@@ -108,7 +110,7 @@ pub async fn run(
         tokio::spawn(super::leader::run(raw, lease, leading, shutdown.clone()).instrument(info_span!("lease")));
     }
     let namespace = config.sync.inventory_namespace.clone();
-    let audit = config.audit_log.as_deref().map(AuditLog::open).transpose()?;
+    let audit = config.audit_log.as_deref().map(|path| AuditLog::open(path, config.audit_max_bytes)).transpose()?;
     let source = SourceStatus {
         repo: crate::source::url::redact(&config.agent.repo),
         reference: config.agent.reference.to_string(),

@@ -119,6 +119,7 @@ async fn run(manifests: PathBuf) -> anyhow::Result<()> {
         listen: ([127, 0, 0, 1], port).into(),
         ui_prefix: Some(String::new()),
         audit_log: Some(audit.clone()),
+        audit_max_bytes: 64 << 20,
         webhook_secret: None,
         pod_name: "plumb-demo".into(),
         lease: None,

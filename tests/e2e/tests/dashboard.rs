@@ -149,6 +149,7 @@ async fn the_dashboard_shows_apps_drift_and_errors_live_and_never_a_secret() -> 
         listen: ([127, 0, 0, 1], port).into(),
         ui_prefix: Some(PREFIX.into()),
         audit_log: Some(dir.path().join("audit.jsonl")),
+        audit_max_bytes: 0,
         webhook_secret: None,
         pod_name: "plumb-dashboard-test".into(),
         lease: None,

@@ -1,5 +1,5 @@
 //! plumb-testenv: a real local Kubernetes control plane for plumb's
-//! end-to-end tests and `plumb demo`.
+//! end-to-end tests and `plumb-demo`.
 //!
 //! - [`browser`] — headless Chromium driven through WebDriver, for the dashboard.
 //! - [`binaries`] — where etcd, kube-apiserver and kube-controller-manager
