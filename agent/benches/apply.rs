@@ -286,7 +286,18 @@ async fn scale_part(client: &kube::Client, kubeconfig: &Path, work: &Path) {
         "| apps x objects | first sync s | no-op wall s | no-op CPU ms | no-op dry-runs | no-op writes (bookkeeping: inventory headers, history, events) | no-op requests | RSS after first sync MiB | RSS after no-op MiB | KiB per object |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (apps, per_app) in [(1, 1_000), (1, MANY), (1, 50_000), (20, 5_000)] {
+    // `PLUMB_BENCH_SIZES=1x10000,20x5000` measures only those rows.
+    let sizes: Vec<(usize, usize)> = match std::env::var("PLUMB_BENCH_SIZES") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|size| {
+                let (apps, per_app) = size.trim().split_once('x')?;
+                Some((apps.parse().ok()?, per_app.parse().ok()?))
+            })
+            .collect(),
+        Err(_) => vec![(1, 1_000), (1, MANY), (1, 50_000), (20, 5_000)],
+    };
+    for (apps, per_app) in sizes {
         let row = scale(client, kubeconfig, work, apps, per_app).await;
         println!("{row}");
     }

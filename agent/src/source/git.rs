@@ -251,7 +251,8 @@ impl GitSource {
         let ssh = armored.contains("BEGIN SSH SIGNATURE");
         match policy {
             VerifyPolicy::Ssh(signers) if ssh => {
-                let (signer, key) = signers.verify(&armored, &signed).map_err(reject)?;
+                let committed_at = self.find_commit(commit)?.committer().when().seconds();
+                let (signer, key) = signers.verify(&armored, &signed, committed_at).map_err(reject)?;
                 Ok(SignatureStatus::Verified { format: "ssh".into(), key, signer })
             }
             VerifyPolicy::OpenPgp(keys) if !ssh => {

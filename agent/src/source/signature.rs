@@ -9,7 +9,8 @@
 
 use std::path::Path;
 
-use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey};
+use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey, SignedPublicSubKey};
+use pgp::packet::SignatureType;
 use pgp::types::KeyDetails;
 use ssh_key::{PublicKey, SshSig};
 
@@ -48,18 +49,24 @@ impl OpenPgpKeys {
     }
 
     /// Verifies an armored detached signature of `message`: the fingerprint
-    /// of the (sub)key that made it.
+    /// of the (sub)key that made it. A key that is revoked, or that had
+    /// expired when the signature was made, does not count.
     pub fn verify(&self, armored: &str, message: &[u8]) -> Result<String, String> {
         let (signature, _) =
             DetachedSignature::from_string(armored).map_err(|e| format!("not an OpenPGP signature: {e}"))?;
         let issuers: Vec<String> =
             signature.signature.issuer_fingerprint().iter().map(|f| hex_upper(f.as_bytes())).collect();
+        let signed_at = signature.signature.created().map(|t| i64::from(t.as_secs()));
         for key in &self.keys {
+            let primary = KeyValidity::of_primary(key);
             if signature.verify(key, message).is_ok() {
+                primary.check(signed_at)?;
                 return Ok(hex_upper(key.fingerprint().as_bytes()));
             }
             for sub in &key.public_subkeys {
                 if signature.verify(sub, message).is_ok() {
+                    primary.check(signed_at)?;
+                    KeyValidity::of_subkey(sub).check(signed_at)?;
                     return Ok(hex_upper(sub.fingerprint().as_bytes()));
                 }
             }
@@ -76,6 +83,68 @@ impl OpenPgpKeys {
             None => Err("the signature names no issuer and no trusted key verifies it".into()),
         }
     }
+}
+
+/// What a keyring says about when a (sub)key may sign: its revocation and
+/// its expiry, from its self-signatures (the newest one that sets it).
+struct KeyValidity {
+    fingerprint: String,
+    revoked: bool,
+    expires: Option<i64>,
+}
+
+impl KeyValidity {
+    fn of_primary(key: &SignedPublicKey) -> Self {
+        let self_signatures =
+            key.details.users.iter().flat_map(|u| &u.signatures).chain(&key.details.direct_signatures);
+        Self {
+            fingerprint: hex_upper(key.fingerprint().as_bytes()),
+            revoked: !key.details.revocation_signatures.is_empty(),
+            expires: expiry(i64::from(key.created_at().as_secs()), self_signatures),
+        }
+    }
+
+    fn of_subkey(sub: &SignedPublicSubKey) -> Self {
+        let bindings = sub.signatures.iter().filter(|s| s.typ() == Some(SignatureType::SubkeyBinding));
+        Self {
+            fingerprint: hex_upper(sub.fingerprint().as_bytes()),
+            revoked: sub.signatures.iter().any(|s| s.typ() == Some(SignatureType::SubkeyRevocation)),
+            expires: expiry(i64::from(sub.created_at().as_secs()), bindings),
+        }
+    }
+
+    fn check(&self, signed_at: Option<i64>) -> Result<(), String> {
+        if self.revoked {
+            return Err(format!("signed with key {}, which is revoked", self.fingerprint));
+        }
+        match (self.expires, signed_at) {
+            (Some(expires), Some(at)) if at >= expires => Err(format!(
+                "signed with key {} at {}, after the key expired at {}",
+                self.fingerprint,
+                format_time(at),
+                format_time(expires)
+            )),
+            (Some(_), None) => Err(format!("the signature by key {} has no creation time", self.fingerprint)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Expiry (seconds since the epoch) from the newest of `signatures` that
+/// sets a key expiration time; zero means none.
+fn expiry<'a>(created: i64, signatures: impl Iterator<Item = &'a pgp::packet::Signature>) -> Option<i64> {
+    signatures
+        .filter_map(|s| Some((s.created()?.as_secs(), s.key_expiration_time())))
+        .max_by_key(|(at, _)| *at)
+        .and_then(|(_, expiration)| expiration)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .filter(|secs| *secs > 0)
+        .map(|secs| created.saturating_add(secs))
+}
+
+fn format_time(secs: i64) -> String {
+    jiff::Timestamp::from_second(secs)
+        .map_or_else(|_| secs.to_string(), |t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
 fn hex_upper(bytes: &[u8]) -> String {
@@ -112,7 +181,44 @@ impl std::fmt::Display for SignatureStatus {
 struct AllowedSigner {
     principals: String,
     namespaces: Option<Vec<String>>,
+    /// `valid-after`, seconds since the epoch.
+    valid_after: Option<i64>,
+    /// `valid-before`, seconds since the epoch.
+    valid_before: Option<i64>,
     key: PublicKey,
+}
+
+impl AllowedSigner {
+    /// Whether the key may sign at `at` (git checks the committer's time).
+    fn valid_at(&self, at: i64) -> bool {
+        self.valid_after.is_none_or(|after| at >= after) && self.valid_before.is_none_or(|before| at < before)
+    }
+
+    fn window(&self) -> String {
+        match (self.valid_after, self.valid_before) {
+            (Some(a), Some(b)) => format!("valid from {} until {}", format_time(a), format_time(b)),
+            (Some(a), None) => format!("valid from {}", format_time(a)),
+            (None, Some(b)) => format!("valid until {}", format_time(b)),
+            (None, None) => "always valid".into(),
+        }
+    }
+}
+
+/// An allowed_signers time (`YYYYMMDD[HHMM[SS]][Z]`, as ssh-keygen reads
+/// it; plumb reads times without `Z` as UTC too, its containers' zone).
+fn parse_signer_time(text: &str) -> Result<i64, String> {
+    let digits = text.trim_matches('"').trim_end_matches(['Z', 'z']);
+    let field = |range: std::ops::Range<usize>| digits.get(range).map_or(Ok(0), |d| d.parse::<i8>());
+    let bad = || format!("{text:?} is not a time like 20250131 or 202501311200[Z]");
+    if !matches!(digits.len(), 8 | 12 | 14) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let year = digits.get(0..4).and_then(|y| y.parse::<i16>().ok()).ok_or_else(bad)?;
+    let (month, day) = (field(4..6).map_err(|_| bad())?, field(6..8).map_err(|_| bad())?);
+    let (hour, minute, second) =
+        (field(8..10).map_err(|_| bad())?, field(10..12).map_err(|_| bad())?, field(12..14).map_err(|_| bad())?);
+    let civil = jiff::civil::DateTime::new(year, month, day, hour, minute, second, 0).map_err(|_| bad())?;
+    civil.to_zoned(jiff::tz::TimeZone::UTC).map(|z| z.timestamp().as_second()).map_err(|_| bad())
 }
 
 /// Trusted SSH keys, as git's `gpg.ssh.allowedSignersFile`.
@@ -145,6 +251,7 @@ impl AllowedSigners {
             let (principals, rest) = line.split_once(char::is_whitespace).ok_or((n + 1, "no key".to_string()))?;
             let mut rest = rest.trim_start();
             let mut namespaces = None;
+            let (mut valid_after, mut valid_before) = (None, None);
             // Options come before the key type; a key type starts with
             // "ssh-", "ecdsa-" or "sk-".
             if !["ssh-", "ecdsa-", "sk-"].iter().any(|p| rest.starts_with(p)) {
@@ -152,6 +259,11 @@ impl AllowedSigners {
                 for option in split_unquoted(options, ',') {
                     if let Some(value) = option.strip_prefix("namespaces=") {
                         namespaces = Some(value.trim_matches('"').split(',').map(String::from).collect());
+                    } else if let Some(value) = option.strip_prefix("valid-after=") {
+                        valid_after = Some(parse_signer_time(value).map_err(|e| (n + 1, format!("valid-after: {e}")))?);
+                    } else if let Some(value) = option.strip_prefix("valid-before=") {
+                        valid_before =
+                            Some(parse_signer_time(value).map_err(|e| (n + 1, format!("valid-before: {e}")))?);
                     } else if option == "cert-authority" {
                         return Err((n + 1, "cert-authority keys are not supported; list the signing keys".into()));
                     }
@@ -159,25 +271,45 @@ impl AllowedSigners {
                 rest = after.trim_start();
             }
             let key = PublicKey::from_openssh(rest).map_err(|e| (n + 1, format!("not an SSH public key: {e}")))?;
-            signers.push(AllowedSigner { principals: principals.to_string(), namespaces, key });
+            signers.push(AllowedSigner {
+                principals: principals.to_string(),
+                namespaces,
+                valid_after,
+                valid_before,
+                key,
+            });
         }
         Ok(Self { signers })
     }
 
-    /// Verifies an armored SSH signature of `message`: the signer's
-    /// principals and key fingerprint.
-    pub fn verify(&self, armored: &str, message: &[u8]) -> Result<(String, String), String> {
+    /// Verifies an armored SSH signature of `message`, committed at
+    /// `committed_at` (seconds since the epoch; checked against the key's
+    /// `valid-after`/`valid-before`, as git does): the signer's principals
+    /// and key fingerprint.
+    pub fn verify(&self, armored: &str, message: &[u8], committed_at: i64) -> Result<(String, String), String> {
         let signature = SshSig::from_pem(armored).map_err(|e| format!("not an SSH signature: {e}"))?;
         if signature.namespace() != "git" {
             return Err(format!("signature namespace is {:?}, not \"git\"", signature.namespace()));
         }
         let fingerprint = signature.public_key().fingerprint(ssh_key::HashAlg::Sha256).to_string();
-        let signer = self
+        let listed: Vec<&AllowedSigner> = self
             .signers
             .iter()
             .filter(|s| s.namespaces.as_ref().is_none_or(|n| n.iter().any(|ns| ns == "git")))
-            .find(|s| s.key.key_data() == signature.public_key())
-            .ok_or_else(|| format!("signed with key {fingerprint}, which is not in allowed_signers"))?;
+            .filter(|s| s.key.key_data() == signature.public_key())
+            .collect();
+        let signer = match (listed.iter().find(|s| s.valid_at(committed_at)), listed.first()) {
+            (Some(signer), _) => signer,
+            (None, Some(listed)) => {
+                return Err(format!(
+                    "signed with key {fingerprint} ({}), {}, but committed at {}",
+                    listed.principals,
+                    listed.window(),
+                    format_time(committed_at)
+                ));
+            }
+            (None, None) => return Err(format!("signed with key {fingerprint}, which is not in allowed_signers")),
+        };
         signer
             .key
             .verify("git", message, &signature)
@@ -232,5 +364,24 @@ mod tests {
         assert_eq!(signers.signers[1].namespaces.as_deref(), Some(&["git".to_string(), "file".to_string()][..]));
         assert_eq!(AllowedSigners::parse("alice ssh-ed25519 notbase64").map(|_| ()).map_err(|e| e.0), Err(1));
         assert!(AllowedSigners::parse(&format!("ca cert-authority {KEY}")).is_err());
+    }
+
+    #[test]
+    fn validity_windows_are_read_as_ssh_keygen_writes_them() {
+        let signers = AllowedSigners::parse(&format!(
+            "old valid-before=\"20250101\" {KEY}\nnew valid-after=20250101120000Z,valid-before=\"202601010000\" {KEY}\n"
+        ))
+        .expect("valid");
+        let (old, new) = (&signers.signers[0], &signers.signers[1]);
+        let at = |text: &str| parse_signer_time(text).expect("time");
+        assert_eq!(old.valid_before, Some(at("20250101")));
+        assert_eq!(at("20250101"), 1_735_689_600);
+        assert!(old.valid_at(at("20241231235959")) && !old.valid_at(at("20250101")));
+        assert!(!new.valid_at(at("20250101115959")) && new.valid_at(at("20250101120000")));
+        assert!(new.valid_at(at("20251231")) && !new.valid_at(at("20260101")));
+        assert_eq!(new.window(), "valid from 2025-01-01T12:00:00Z until 2026-01-01T00:00:00Z");
+        for bad in ["2025", "20251301", "2025010a", "\"\""] {
+            assert!(AllowedSigners::parse(&format!("x valid-after={bad} {KEY}")).is_err(), "{bad}");
+        }
     }
 }

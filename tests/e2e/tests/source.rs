@@ -411,6 +411,105 @@ fn openpgp_signed_commits_pass_and_unsigned_tampered_and_foreign_ones_are_reject
     Ok(())
 }
 
+#[test]
+fn ssh_keys_sign_only_within_their_allowed_signers_window() -> anyhow::Result<()> {
+    use plumb::source::signature::{AllowedSigners, SignatureStatus, VerifyPolicy};
+    let repo = SigningRepo::new()?;
+    let (retired, retired_public) = plumb_testenv::sshd::client_key(repo.root.path(), "retired")?;
+    let (current, current_public) = plumb_testenv::sshd::client_key(repo.root.path(), "current")?;
+    let (future, future_public) = plumb_testenv::sshd::client_key(repo.root.path(), "future")?;
+    let signers = repo.root.path().join("allowed_signers");
+    std::fs::write(
+        &signers,
+        format!(
+            "old@plumb.invalid valid-before=\"20200101\" {retired_public}\n\
+             release@plumb.invalid valid-after=\"20200101\" {current_public}\n\
+             next@plumb.invalid valid-after=20990101Z {future_public}\n"
+        ),
+    )?;
+    let policy = VerifyPolicy::Ssh(AllowedSigners::load(&signers)?);
+    let with = |key: &Path| vec!["gpg.format=ssh".to_string(), format!("user.signingkey={}", key.display())];
+
+    let good = repo.signed(&with(&current), "signed by the current key")?;
+    repo.publish(&good)?;
+    assert!(matches!(repo.source.verify(&good, &policy)?, SignatureStatus::Verified { .. }));
+    let by_retired = repo.signed(&with(&retired), "signed by a retired key")?;
+    let by_future = repo.signed(&with(&future), "signed by a key not valid yet")?;
+    repo.assert_rejected(
+        &policy,
+        &[
+            (&by_retired, "(old@plumb.invalid), valid until 2020-01-01T00:00:00Z, but committed at".into()),
+            (&by_future, "(next@plumb.invalid), valid from 2099-01-01T00:00:00Z, but committed at".into()),
+        ],
+    )?;
+    Ok(())
+}
+
+#[test]
+fn openpgp_revoked_and_expired_keys_are_refused() -> anyhow::Result<()> {
+    use plumb::source::signature::{OpenPgpKeys, SignatureStatus, VerifyPolicy};
+    let repo = SigningRepo::new()?;
+    let gnupg = GnupgHome::new()?;
+    let program = gnupg.program()?;
+    let with = |key: &str| vec![format!("gpg.program={}", program.display()), format!("user.signingkey={key}")];
+    let keyring = |fingerprint: &str| -> anyhow::Result<VerifyPolicy> {
+        let path = repo.root.path().join(format!("{fingerprint}.asc"));
+        std::fs::write(&path, gnupg.gpg(&["--armor", "--export", fingerprint])?)?;
+        Ok(VerifyPolicy::OpenPgp(OpenPgpKeys::load(&path)?))
+    };
+
+    // Revoked: the commit verifies until the key's revocation is in the keyring.
+    let revoked = gnupg.key("Revoked <revoked@plumb.invalid>")?;
+    let signed = repo.signed(&with(&revoked), "signed before the revocation")?;
+    repo.publish(&signed)?;
+    assert!(matches!(repo.source.verify(&signed, &keyring(&revoked)?)?, SignatureStatus::Verified { .. }));
+    let certificate = std::fs::read_to_string(gnupg.dir.path().join(format!("openpgp-revocs.d/{revoked}.rev")))?;
+    let revocation = repo.root.path().join("revocation.asc");
+    // gpg writes the certificate with its armor line escaped by a colon.
+    std::fs::write(
+        &revocation,
+        certificate.replace(":-----BEGIN PGP PUBLIC KEY BLOCK-----", "-----BEGIN PGP PUBLIC KEY BLOCK-----"),
+    )?;
+    gnupg.gpg(&["--import", &revocation.display().to_string()])?;
+    repo.assert_rejected(&keyring(&revoked)?, &[(&signed, format!("signed with key {revoked}, which is revoked"))])?;
+
+    // Expired: a key made an hour ago whose expiry, set half an hour ago,
+    // ended a minute after that; the commit signed now comes later.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let faked = |at: u64| format!("--faked-system-time={at}!");
+    let uid = "Expired <expired@plumb.invalid>";
+    gnupg.gpg(&[
+        &faked(now - 3600),
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        uid,
+        "ed25519",
+        "sign",
+        "never",
+    ])?;
+    let listing = gnupg.gpg(&["--with-colons", "--list-keys", uid])?;
+    let expired = listing.lines().find_map(|l| l.strip_prefix("fpr:")).map(|l| l.trim_matches(':').to_string());
+    let expired = expired.ok_or_else(|| anyhow::anyhow!("no fingerprint"))?;
+    let late = repo.signed(&with(&expired), "signed after the key expired")?;
+    gnupg.gpg(&[
+        &faked(now - 1800),
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        "",
+        "--quick-set-expire",
+        &expired,
+        "seconds=60",
+    ])?;
+    repo.assert_rejected(&keyring(&expired)?, &[(&late, format!("signed with key {expired} at "))])?;
+    let err = repo.source.verify(&late, &keyring(&expired)?).expect_err("expired").to_string();
+    assert!(err.contains(", after the key expired at "), "{err}");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ssh_transport_with_a_key_and_known_hosts() -> anyhow::Result<()> {
     use plumb::source::credentials::Credentials;
