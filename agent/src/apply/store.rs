@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::ApplyError;
 use crate::cluster::objects::retry;
 use crate::cluster::{ClusterError, DeleteOptions, Resource, SharedCluster, Target};
-use crate::plan::inventory::{Encoded, ShardLayout, Stored};
+use crate::plan::inventory::{Encoded, ShardLayout, Stored, shard_count};
 use crate::plan::{FIELD_MANAGER, Inventory};
 
 /// Label naming the app of an inventory header ConfigMap.
@@ -143,6 +143,28 @@ impl InventoryStore {
     /// then shards of an older layout are deleted.
     pub async fn write(&self, inventory: &Inventory) -> Result<(), ApplyError> {
         let app = inventory.app.clone();
+        // A sharded inventory whose entries are unchanged (a commit that
+        // changes no object) needs only its header: no shard is encoded,
+        // compared or copied.
+        let same_shards = self.known().get(&app).and_then(|k| {
+            let layout = k.layout.filter(|l| l.count == shard_count(inventory.entries.len()))?;
+            (k.inventory.entries == inventory.entries).then_some(layout)
+        });
+        if let Some(layout) = same_shards {
+            let result =
+                self.apply(&inventory_name(&app), self.header_labels(inventory), &inventory.store_header(layout)).await;
+            let mut known = self.known();
+            match (&result, known.get_mut(&app)) {
+                (Ok(()), Some(k)) => {
+                    let entries = std::mem::take(&mut k.inventory.entries);
+                    k.inventory = Inventory { entries, ..inventory.without_entries() };
+                }
+                _ => {
+                    known.remove(&app);
+                }
+            }
+            return result;
+        }
         let previous = self.known().get(&app).cloned();
         let stored: Stored = inventory.store(previous.as_ref().and_then(|k| k.layout));
         let result = self.write_stored(inventory, &stored, previous.as_ref()).await;
@@ -174,12 +196,7 @@ impl InventoryStore {
             let labels = json!({SHARD_LABEL: app});
             self.apply(&name, labels, contents).await?;
         }
-        let mut labels = serde_json::Map::new();
-        labels.insert(INVENTORY_LABEL.into(), Value::String(app.clone()));
-        if let Some(instance) = &inventory.instance {
-            labels.insert(INSTANCE_LABEL.into(), Value::String(instance.clone()));
-        }
-        self.apply(&inventory_name(app), Value::Object(labels), &stored.header).await?;
+        self.apply(&inventory_name(app), self.header_labels(inventory), &stored.header).await?;
         let old_layout = previous.and_then(|k| k.layout).filter(|old| Some(*old) != stored.layout);
         if let Some(old) = old_layout {
             for index in 0..old.count {
@@ -187,6 +204,15 @@ impl InventoryStore {
             }
         }
         Ok(())
+    }
+
+    fn header_labels(&self, inventory: &Inventory) -> Value {
+        let mut labels = serde_json::Map::new();
+        labels.insert(INVENTORY_LABEL.into(), Value::String(inventory.app.clone()));
+        if let Some(instance) = &inventory.instance {
+            labels.insert(INSTANCE_LABEL.into(), Value::String(instance.clone()));
+        }
+        Value::Object(labels)
     }
 
     async fn apply(&self, name: &str, labels: Value, contents: &Encoded) -> Result<(), ApplyError> {

@@ -168,11 +168,29 @@ impl Inventory {
                 shard.entries.push(entry.clone());
             }
         }
-        let header = Header { inventory: Inventory { entries: Vec::new(), ..self.clone() }, shards: Some(layout) };
         Stored {
-            header: encode(&header),
+            header: self.store_header(layout),
             layout: Some(layout),
             shards: shards.iter().map(|s| (format!("{}-{}", s.generation, s.index), encode(s))).collect(),
+        }
+    }
+
+    /// The header of a sharded inventory stored in `layout`: everything but
+    /// the entries (for a commit that changes no object, all that is new).
+    pub fn store_header(&self, layout: ShardLayout) -> Encoded {
+        encode(&Header { inventory: self.without_entries(), shards: Some(layout) })
+    }
+
+    /// A copy of everything but the entries.
+    pub fn without_entries(&self) -> Inventory {
+        Inventory {
+            app: self.app.clone(),
+            instance: self.instance.clone(),
+            source: self.source.clone(),
+            settings: self.settings.clone(),
+            commit: self.commit.clone(),
+            render_digest: self.render_digest.clone(),
+            entries: Vec::new(),
         }
     }
 

@@ -22,6 +22,8 @@ use crate::render::{RenderError, digest};
 use crate::report::commit::{AppOutcome, CommitReport};
 use crate::source::Tree;
 
+use super::memo::RenderMemo;
+
 /// Renders one app from the commit's tree.
 pub fn render_app(tree: &Arc<dyn Tree>, app: &App, env: &ChartEnv) -> Result<Vec<RenderedObject>, RenderError> {
     match app.source() {
@@ -38,8 +40,9 @@ pub fn read_config(tree: &dyn Tree) -> Result<Config, ConfigError> {
     }
 }
 
-/// Syncs every app of the commit whose tree is `tree`.
-pub async fn sync_commit(syncer: &Syncer, tree: Arc<dyn Tree>, commit: &str) -> CommitReport {
+/// Syncs every app of the commit whose tree is `tree`; apps whose inputs
+/// are unchanged since `memo` saw them are not rendered again.
+pub async fn sync_commit(syncer: &Syncer, memo: &Arc<RenderMemo>, tree: Arc<dyn Tree>, commit: &str) -> CommitReport {
     let mut report =
         CommitReport { commit: commit.to_string(), config_error: None, apps: Vec::new(), render_times: Vec::new() };
     let config = match read_config(tree.as_ref()) {
@@ -64,11 +67,17 @@ pub async fn sync_commit(syncer: &Syncer, tree: Arc<dyn Tree>, commit: &str) -> 
     // Render everything first: nothing is written before every app's
     // render is known.
     let env = syncer.chart_env().await;
+    memo.retain(&config.apps);
     let rendered = join_all(config.apps.iter().map(|app| {
-        let (tree, env, app) = (tree.clone(), env.clone(), app.clone());
+        let (tree, env, app, memo) = (tree.clone(), env.clone(), app.clone(), memo.clone());
         async move {
             let started = std::time::Instant::now();
-            let result = tokio::task::spawn_blocking(move || render_app(&tree, &app, &env)).await;
+            let result = tokio::task::spawn_blocking(move || {
+                let (result, how) = memo.render(&tree, &app, &env, |tree, env| render_app(tree, &app, env));
+                tracing::debug!(app = %app.name, ?how, "rendered");
+                result
+            })
+            .await;
             (result, started.elapsed())
         }
     }))

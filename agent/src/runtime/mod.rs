@@ -11,5 +11,6 @@ pub mod agent;
 pub mod commit;
 pub mod diff;
 pub mod leader;
+pub mod memo;
 pub mod offline;
 pub mod service;

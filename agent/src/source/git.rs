@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::SourceError;
 use super::credentials::{self, CallbackState, Credentials};
 use super::signature::{SignatureStatus, VerifyPolicy};
-use super::tree::{ByteBudget, Entry, EntryKind, Tree, clean_path, resolve_link};
+use super::tree::{ByteBudget, Entry, EntryKind, Identity, Tree, clean_path, resolve_link};
 use super::url::{SourceUrl, Transport};
 
 /// The local ref holding the last fetched commit in the cache repository.
@@ -444,6 +444,15 @@ impl Tree for GitTree {
 
     fn revision(&self) -> String {
         self.commit.clone()
+    }
+
+    fn identity(&self, path: &str) -> Option<Identity> {
+        let repo = self.repo().ok()?;
+        match self.resolve(&repo, path) {
+            Ok(Resolved::Blob(oid) | Resolved::Tree(oid)) => Some(Identity::Object(oid.to_string())),
+            Err(SourceError::NotFound { .. }) => Some(Identity::Absent),
+            Err(_) => None,
+        }
     }
 }
 

@@ -90,6 +90,14 @@ pub trait Tree: Send + Sync {
     /// A name for messages (commit sha or directory path).
     fn revision(&self) -> String;
 
+    /// What `path` holds, by content (following symlinks as reads do):
+    /// two trees whose identities of a path are equal hold the same bytes
+    /// there, or both nothing. `None` when this tree cannot tell (a plain
+    /// directory) or the path is unsafe.
+    fn identity(&self, _path: &str) -> Option<Identity> {
+        None
+    }
+
     /// Reads a UTF-8 file.
     fn read_string(&self, path: &str) -> Result<String, SourceError> {
         String::from_utf8(self.read(path)?)
@@ -112,6 +120,15 @@ pub trait Tree: Send + Sync {
         files.sort();
         Ok(files)
     }
+}
+
+/// The content identity of a path in a tree ([`Tree::identity`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// A file or directory, by object id.
+    Object(String),
+    /// Nothing there.
+    Absent,
 }
 
 /// Normalises a repository path: drops empty and `.` components, refuses
@@ -268,6 +285,10 @@ impl Tree for Subdir {
 
     fn revision(&self) -> String {
         format!("{}:{}", self.inner.revision(), self.prefix)
+    }
+
+    fn identity(&self, path: &str) -> Option<Identity> {
+        self.inner.identity(&self.full(path).ok()?)
     }
 }
 

@@ -181,6 +181,7 @@ pub struct ConfigRepo {
     /// The working repository commits are made in.
     pub repo: plumb_testenv::git::GitRepo,
     source: plumb::source::git::GitSource,
+    memo: Arc<plumb::runtime::memo::RenderMemo>,
     _dir: tempfile::TempDir,
 }
 
@@ -195,7 +196,7 @@ impl ConfigRepo {
             plumb::source::git::GitRef::Branch("main".into()),
             &dir.path().join("cache"),
         )?;
-        Ok(Self { repo, source, _dir: dir })
+        Ok(Self { repo, source, memo: Arc::default(), _dir: dir })
     }
 
     /// Writes `files`, removes `removed`, commits, returns the sha.
@@ -213,7 +214,7 @@ impl ConfigRepo {
     pub async fn sync(&self, syncer: &Syncer) -> anyhow::Result<plumb::report::commit::CommitReport> {
         let commit = self.source.poll()?.commit().to_string();
         let tree: Arc<dyn plumb::source::Tree> = Arc::new(self.source.tree(&commit)?);
-        Ok(plumb::runtime::commit::sync_commit(syncer, tree, &commit).await)
+        Ok(plumb::runtime::commit::sync_commit(syncer, &self.memo, tree, &commit).await)
     }
 }
 
