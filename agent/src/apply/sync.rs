@@ -26,6 +26,7 @@ use crate::plan::{
     Action, AppContext, DesiredObject, Inventory, ObjectKey, Ownership, PlanError, PlanInput, PrunePolicy, Removal,
     RenderedObject, Scopes, SyncStep, normalise,
 };
+use crate::render::memo::RenderMemo;
 
 /// Whether a sync may change the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +136,8 @@ pub struct Syncer {
     pub(super) live: Option<Arc<LiveCache>>,
     /// Set when the agent shuts down: syncs stop at the next wave boundary.
     shutdown: Option<watch::Receiver<bool>>,
+    /// The last render of each app, reused while its inputs are unchanged.
+    renders: Arc<RenderMemo>,
 }
 
 impl Syncer {
@@ -150,7 +153,12 @@ impl Syncer {
     pub fn with_discovery(discovery: Arc<Discovery>, options: SyncOptions) -> Self {
         let store = InventoryStore::new(discovery.cluster().clone(), &options.inventory_namespace);
         let objects = Arc::new(Objects::new(discovery, options.concurrency));
-        Self { objects, store, options, live: None, shutdown: None }
+        Self { objects, store, options, live: None, shutdown: None, renders: Arc::default() }
+    }
+
+    /// The renders this syncer's commits reuse ([`RenderMemo`]).
+    pub fn renders(&self) -> &Arc<RenderMemo> {
+        &self.renders
     }
 
     /// Stops syncs at the next wave boundary (and stops waiting for health)

@@ -19,6 +19,7 @@ pub mod helm;
 pub mod kustomize;
 pub mod lock;
 pub mod lookup;
+pub mod memo;
 pub mod oci;
 pub mod plain;
 pub mod remote;

@@ -12,7 +12,6 @@ use tokio::sync::{Notify, watch};
 use tracing::{Instrument, error, info, info_span, warn};
 
 use super::commit::sync_commit;
-use super::memo::RenderMemo;
 use crate::apply::Syncer;
 use crate::backoff::{Backoff, jitter, jittered};
 use crate::live::LiveCache;
@@ -146,7 +145,6 @@ pub async fn run(
         GitSource::open(url, config.reference.clone(), &config.cache_dir)?.with_credentials(config.credentials.clone());
     let source = Arc::new(Mutex::new(source));
     let mut state = LoopState::new();
-    let memo = Arc::new(RenderMemo::new());
     let policy = Arc::new(config.verify.clone());
     loop {
         // Only the leader syncs; a standby waits to be elected, then reads
@@ -228,7 +226,7 @@ pub async fn run(
                 let tree: Arc<dyn Tree> =
                     if config.path.is_empty() { tree } else { Arc::new(Subdir::new(tree, &config.path)?) };
                 let span = info_span!("commit", commit = %short(&commit));
-                let report = sync_commit(&syncer, &memo, tree, &commit).instrument(span).await;
+                let report = sync_commit(&syncer, tree, &commit).instrument(span).await;
                 reporter.commit_synced(&report, info.as_ref(), &signature.to_string()).await;
                 // A sync of many objects peaks high; give that memory back.
                 crate::memory::release_free_memory();

@@ -22,8 +22,6 @@ use crate::render::{RenderError, digest};
 use crate::report::commit::{AppOutcome, CommitReport};
 use crate::source::Tree;
 
-use super::memo::RenderMemo;
-
 /// Renders one app from the commit's tree.
 pub fn render_app(tree: &Arc<dyn Tree>, app: &App, env: &ChartEnv) -> Result<Vec<RenderedObject>, RenderError> {
     match app.source() {
@@ -41,8 +39,8 @@ pub fn read_config(tree: &dyn Tree) -> Result<Config, ConfigError> {
 }
 
 /// Syncs every app of the commit whose tree is `tree`; apps whose inputs
-/// are unchanged since `memo` saw them are not rendered again.
-pub async fn sync_commit(syncer: &Syncer, memo: &Arc<RenderMemo>, tree: Arc<dyn Tree>, commit: &str) -> CommitReport {
+/// are unchanged since the syncer last rendered them are not rendered again.
+pub async fn sync_commit(syncer: &Syncer, tree: Arc<dyn Tree>, commit: &str) -> CommitReport {
     let mut report =
         CommitReport { commit: commit.to_string(), config_error: None, apps: Vec::new(), render_times: Vec::new() };
     let config = match read_config(tree.as_ref()) {
@@ -67,6 +65,7 @@ pub async fn sync_commit(syncer: &Syncer, memo: &Arc<RenderMemo>, tree: Arc<dyn 
     // Render everything first: nothing is written before every app's
     // render is known.
     let env = syncer.chart_env().await;
+    let memo = syncer.renders();
     memo.retain(&config.apps);
     let rendered = join_all(config.apps.iter().map(|app| {
         let (tree, env, app, memo) = (tree.clone(), env.clone(), app.clone(), memo.clone());

@@ -11,6 +11,5 @@ pub mod agent;
 pub mod commit;
 pub mod diff;
 pub mod leader;
-pub mod memo;
 pub mod offline;
 pub mod service;

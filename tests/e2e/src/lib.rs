@@ -181,7 +181,6 @@ pub struct ConfigRepo {
     /// The working repository commits are made in.
     pub repo: plumb_testenv::git::GitRepo,
     source: plumb::source::git::GitSource,
-    memo: Arc<plumb::runtime::memo::RenderMemo>,
     _dir: tempfile::TempDir,
 }
 
@@ -196,7 +195,7 @@ impl ConfigRepo {
             plumb::source::git::GitRef::Branch("main".into()),
             &dir.path().join("cache"),
         )?;
-        Ok(Self { repo, source, memo: Arc::default(), _dir: dir })
+        Ok(Self { repo, source, _dir: dir })
     }
 
     /// Writes `files`, removes `removed`, commits, returns the sha.
@@ -214,7 +213,7 @@ impl ConfigRepo {
     pub async fn sync(&self, syncer: &Syncer) -> anyhow::Result<plumb::report::commit::CommitReport> {
         let commit = self.source.poll()?.commit().to_string();
         let tree: Arc<dyn plumb::source::Tree> = Arc::new(self.source.tree(&commit)?);
-        Ok(plumb::runtime::commit::sync_commit(syncer, &self.memo, tree, &commit).await)
+        Ok(plumb::runtime::commit::sync_commit(syncer, tree, &commit).await)
     }
 }
 
@@ -237,7 +236,13 @@ pub async fn namespace_objects(
                 continue;
             }
             let api: Api<kube::api::DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
-            for item in api.list_metadata(&Default::default()).await?.items {
+            let items = match api.list_metadata(&Default::default()).await {
+                Ok(list) => list.items,
+                // A custom resource whose CRD another test deleted since discovery.
+                Err(kube::Error::Api(status)) if status.code == 404 && !resource.group.is_empty() => continue,
+                Err(error) => return Err(error.into()),
+            };
+            for item in items {
                 let kind = if resource.group.is_empty() {
                     resource.kind.clone()
                 } else {

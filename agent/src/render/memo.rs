@@ -8,17 +8,18 @@
 //! render is the same, and it is not run again. A commit that touches no
 //! input of an app (a README, another app) costs that app no render.
 //!
-//! Renders are kept as compact JSON, one entry per app; trees without
-//! object ids (a plain directory) are never memoised.
+//! Renders are kept as compact JSON, one entry per app, by the agent's
+//! syncer (a fresh agent renders afresh); trees without object ids (a
+//! plain directory) are never memoised.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
+use super::RenderError;
+use super::config::App;
+use super::helm::ChartEnv;
+use super::lookup::{Looked, Lookup, Recorder};
 use crate::plan::RenderedObject;
-use crate::render::RenderError;
-use crate::render::config::App;
-use crate::render::helm::ChartEnv;
-use crate::render::lookup::{Looked, Lookup, Recorder};
 use crate::source::tree::Identity;
 use crate::source::{Entry, SourceError, Tree};
 
@@ -287,7 +288,7 @@ mod tests {
     }
 
     #[test]
-    fn a_kustomize_base_outside_the_app_and_a_new_kustomization_are_inputs() {
+    fn files_read_outside_the_app_and_missing_paths_are_inputs() {
         let memo = RenderMemo::new();
         let calls = AtomicUsize::new(0);
         let web = app("{name: web, namespace: n, path: web}");
@@ -297,22 +298,24 @@ mod tests {
         let outside = Files::new(&[("web/cm.yaml", CM), ("base/cm.yaml", &CM.replace("k: v", "k: w"))]);
         assert_eq!(render(&memo, &outside, &web, &calls).1, Rendered::Reused, "base/ was never read");
         // A render that reads a file outside its directory depends on it.
-        let (result, _) = memo.render(&plain, &web, &ChartEnv::default(), |tree, _| {
+        memo.retain(&[]);
+        let (result, how) = memo.render(&plain, &web, &ChartEnv::default(), |tree, _| {
             tree.read("base/cm.yaml")?;
             crate::render::plain::load(tree.as_ref(), "web")
         });
-        assert!(result.is_ok());
-        let (_, how) = memo
-            .render(&outside, &web, &ChartEnv::default(), |tree, _| crate::render::plain::load(tree.as_ref(), "web"));
-        assert_eq!(how, Rendered::Fresh, "base/cm.yaml changed");
+        assert!(result.is_ok() && how == Rendered::Fresh);
+        assert_eq!(render(&memo, &plain, &web, &calls).1, Rendered::Reused);
+        assert_eq!(render(&memo, &outside, &web, &calls).1, Rendered::Fresh, "base/cm.yaml changed");
         // A path that was missing and appears is a change too.
-        let (_, _) = memo.render(&plain, &web, &ChartEnv::default(), |tree, _| {
-            assert!(tree.read("web/kustomization.yaml").is_err());
+        memo.retain(&[]);
+        let (_, how) = memo.render(&plain, &web, &ChartEnv::default(), |tree, _| {
+            assert!(tree.read("shared/extra.yaml").is_err());
             crate::render::plain::load(tree.as_ref(), "web")
         });
-        let with_kustomization =
-            Files::new(&[("web/cm.yaml", CM), ("web/kustomization.yaml", "resources: [cm.yaml]\n")]);
-        assert_eq!(render(&memo, &with_kustomization, &web, &calls).1, Rendered::Fresh);
+        assert_eq!(how, Rendered::Fresh);
+        assert_eq!(render(&memo, &plain, &web, &calls).1, Rendered::Reused);
+        let appeared = Files::new(&[("web/cm.yaml", CM), ("base/cm.yaml", CM), ("shared/extra.yaml", "x")]);
+        assert_eq!(render(&memo, &appeared, &web, &calls).1, Rendered::Fresh, "shared/extra.yaml appeared");
     }
 
     #[test]
