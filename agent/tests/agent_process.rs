@@ -1,7 +1,8 @@
 //! The `plumb run` process against the real control plane: killed with
 //! SIGKILL in the middle of a sync, then restarted, it converges and prunes
 //! what it applied before dying (the inventory is written before the first
-//! write of a sync).
+//! write of a sync); a managed namespace deleted by hand comes back at the
+//! periodic re-check; an API server restart mid-sync is ridden out.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -230,5 +231,119 @@ async fn sigterm_mid_sync_stops_at_a_wave_boundary_with_a_consistent_inventory_a
     let last = records.lines().last().unwrap_or_default();
     assert!(last.contains("shutting down"), "the last audit record is not the interrupted sync: {last}");
     ns.delete().await?;
+    Ok(())
+}
+
+/// The periodic re-check: a managed namespace deleted by hand comes back
+/// with everything in it, without a new commit.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_namespace_deleted_by_hand_comes_back_with_its_objects_without_a_commit() -> anyhow::Result<()> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let cluster = TestCluster::get().await?;
+    let state = TestNamespace::create(&cluster.client(), "recheck").await?;
+    let tenant = format!("{}-t", state.name());
+    let dir = tempfile::tempdir()?;
+    let repo = GitRepo::init(&dir.path().join("config"))?;
+    repo.write("plumb.yaml", format!("apps:\n  - {{name: tenant, namespace: {tenant}, path: app}}\n"))?;
+    repo.write("app/ns.yaml", format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {tenant}}}\n"))?;
+    repo.write("app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: inside}\ndata: {k: v}\n")?;
+    repo.commit("a namespace and a ConfigMap in it")?;
+
+    let kubeconfig = cluster.kubeconfig_path().as_os_str().to_owned();
+    let env: [(&str, &OsStr); 1] = [("KUBECONFIG", &kubeconfig)];
+    let args = run_args(repo.path(), state.name(), &dir.path().join("cache"), &["--reconcile-interval=2s"]);
+    let mut agent =
+        ManagedProcess::spawn_with_env("plumb run", Path::new(PLUMB), &args, &env, &dir.path().join("plumb.log"))?;
+    let namespaces = Api::<Namespace>::all(cluster.client());
+    let cms = Api::<ConfigMap>::namespaced(cluster.client(), &tenant);
+    let wait = |what: &'static str| {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        move || {
+            assert!(Instant::now() < deadline, "{what}");
+        }
+    };
+    let check = wait("the first sync did not apply the ConfigMap");
+    while cms.get_opt("inside").await?.is_none() {
+        agent.check_running()?;
+        check();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let original = cms.get("inside").await?.metadata.uid;
+
+    let old_namespace = namespaces.get(&tenant).await?.metadata.uid;
+    namespaces.delete(&tenant, &Default::default()).await?;
+    let check = wait("the namespace was not deleted");
+    // Gone once it is absent, or back under a new uid.
+    while namespaces.get_opt(&tenant).await?.is_some_and(|ns| ns.metadata.uid == old_namespace) {
+        check();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let deleted = Instant::now();
+    let check = wait("plumb did not bring the namespace and its ConfigMap back");
+    loop {
+        agent.check_running()?;
+        if let Some(cm) = cms.get_opt("inside").await?
+            && cm.metadata.uid != original
+        {
+            break;
+        }
+        check();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("namespace and ConfigMap back {:?} after the namespace was gone", deleted.elapsed());
+    agent.stop(Duration::from_secs(10));
+    namespaces.delete(&tenant, &Default::default()).await?;
+    Ok(())
+}
+
+/// The API server restarts in the middle of a first sync of 1,500
+/// objects: the agent does not exit, retries, and converges.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_server_restart_mid_sync_converges_without_the_agent_exiting() -> anyhow::Result<()> {
+    let mut cluster = TestCluster::private().await?;
+    let client = cluster.client();
+    let ns = TestNamespace::create(&client, "apirestart").await?;
+    let dir = tempfile::tempdir()?;
+    let repo = GitRepo::init(&dir.path().join("config"))?;
+    repo.write("plumb.yaml", format!("apps:\n  - {{name: bulk, namespace: {}, path: app}}\n", ns.name()))?;
+    for chunk in 0..3 {
+        let docs: String = (chunk * 500..(chunk + 1) * 500)
+            .map(|i| format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{i}}}\ndata: {{k: v}}\n"))
+            .collect();
+        repo.write(&format!("app/cms-{chunk}.yaml"), docs)?;
+    }
+    repo.commit("1,500 objects")?;
+    let kubeconfig = cluster.kubeconfig_path().as_os_str().to_owned();
+    let env: [(&str, &OsStr); 1] = [("KUBECONFIG", &kubeconfig)];
+    let args = run_args(repo.path(), ns.name(), &dir.path().join("cache"), &[]);
+    let mut agent =
+        ManagedProcess::spawn_with_env("plumb run", Path::new(PLUMB), &args, &env, &dir.path().join("plumb.log"))?;
+    let cms = Api::<ConfigMap>::namespaced(client.clone(), ns.name());
+    let applied = || async {
+        let selector = kube::api::ListParams::default().labels("plumb.dev/app=bulk");
+        cms.list_metadata(&selector).await.map(|l| l.items.len()).unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while applied().await < 100 {
+        agent.check_running()?;
+        assert!(Instant::now() < deadline, "the sync did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let at = applied().await;
+    cluster.control_plane().expect("private").restart_apiserver().await?;
+    println!("API server restarted with {at} of 1500 objects applied");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        agent.check_running()?;
+        let log = std::fs::read_to_string(dir.path().join("plumb.log"))?;
+        if applied().await == 1500 && log.contains("commit synced") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no convergence after the restart");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let log = std::fs::read_to_string(dir.path().join("plumb.log"))?;
+    assert!(!log.contains("panicked"), "{log}");
+    agent.stop(Duration::from_secs(10));
     Ok(())
 }

@@ -130,3 +130,78 @@ async fn one_leader_writes_and_a_standby_takes_over() -> anyhow::Result<()> {
     ns.delete().await?;
     Ok(())
 }
+
+/// A lease taken by another holder: the agent stops writing at once (it
+/// is a standby now, and applies nothing of the next commit) and takes
+/// over again only when the lease is free.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stolen_lease_stops_every_write_until_it_is_free_again() -> anyhow::Result<()> {
+    let cluster = TestCluster::get().await?;
+    let ns = TestNamespace::create(&cluster.client(), "stolen").await?;
+    let dir = tempfile::tempdir()?;
+    let repo = GitRepo::init(&dir.path().join("config"))?;
+    repo.write("plumb.yaml", format!("apps:\n  - {{name: ha, namespace: {}, path: app}}\n", ns.name()))?;
+    repo.write("app/first.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: first}\n")?;
+    repo.commit("first")?;
+    let kubeconfig = cluster.kubeconfig_path().as_os_str().to_owned();
+    let env: [(&str, &OsStr); 1] = [("KUBECONFIG", &kubeconfig)];
+    let port = plumb_testenv::ports::free_port()?;
+    let args = vec![
+        "run".to_string(),
+        format!("--repo={}", repo.path().display()),
+        format!("--namespace={}", ns.name()),
+        format!("--cache-dir={}", dir.path().join("cache").display()),
+        "--interval=1s".into(),
+        format!("--listen=127.0.0.1:{port}"),
+        "--leader-election".into(),
+        format!("--lease-duration={}s", LEASE.as_secs()),
+        "--pod-name=alpha".into(),
+    ];
+    let mut agent =
+        ManagedProcess::spawn_with_env("alpha", Path::new(PLUMB), &args, &env, &dir.path().join("alpha.log"))?;
+    let cms = Api::<ConfigMap>::namespaced(cluster.client(), ns.name());
+    let leases = Api::<Lease>::namespaced(cluster.client(), ns.name());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cms.get_opt("first").await?.is_none() {
+        agent.check_running()?;
+        assert!(Instant::now() < deadline, "nothing was applied");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Another holder takes the lease for an hour.
+    let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string();
+    let stolen = serde_json::json!({"spec": {"holderIdentity": "thief", "leaseDurationSeconds": 3600,
+        "acquireTime": now, "renewTime": now}});
+    leases.patch("plumb-leader", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&stolen)).await?;
+    let stolen_at = Instant::now();
+    loop {
+        let ready = plumb_testenv::http::get(port, "/readyz")?;
+        if ready.body == "ready (standby)" {
+            break;
+        }
+        assert!(stolen_at.elapsed() < LEASE * 2, "still leading {:?} after the lease was taken", stolen_at.elapsed());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!("standby {:?} after the lease was taken", stolen_at.elapsed());
+    let before = writes(port);
+    repo.write("app/second.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: second}\n")?;
+    repo.commit("second")?;
+    tokio::time::sleep(LEASE * 2).await;
+    agent.check_running()?;
+    assert!(cms.get_opt("second").await?.is_none(), "a replica without the lease applied a commit");
+    assert_eq!(writes(port), before, "a replica without the lease wrote");
+    let holder = leases.get("plumb-leader").await?.spec.and_then(|s| s.holder_identity);
+    assert_eq!(holder.as_deref(), Some("thief"), "the lease was taken back while held");
+
+    // The lease is free again: the agent takes it and applies the commit.
+    leases.delete("plumb-leader", &Default::default()).await?;
+    let freed = Instant::now();
+    while cms.get_opt("second").await?.is_none() {
+        agent.check_running()?;
+        assert!(freed.elapsed() < LEASE * 4, "the agent did not take the free lease back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(agent);
+    ns.delete().await?;
+    Ok(())
+}

@@ -76,7 +76,19 @@ impl Lock {
         }
         let mut options = serde_saphyr::Options::default();
         super::yaml11::bound(&mut options, text.len());
-        serde_saphyr::from_str_with_options(text, options).map_err(|e| LockError::Syntax(super::yaml_error(&e)))
+        let lock: Lock =
+            serde_saphyr::from_str_with_options(text, options).map_err(|e| LockError::Syntax(super::yaml_error(&e)))?;
+        // Digests name files in the chart cache: only `sha256:` and 64 hex
+        // digits may get that far.
+        for chart in &lock.charts {
+            if !super::oci::valid_digest(&chart.digest) {
+                return Err(LockError::Syntax(format!(
+                    "chart {} {} from {}: digest {:?} is not sha256: and 64 hex digits; run `plumb lock` again",
+                    chart.name, chart.version, chart.repo, chart.digest
+                )));
+            }
+        }
+        Ok(lock)
     }
 
     /// The file's text: a header, then the entries in a stable order.
@@ -149,7 +161,7 @@ mod tests {
             name: name.into(),
             version: "1.2.3".into(),
             url: format!("https://charts.example.com/{name}-1.2.3.tgz"),
-            digest: "sha256:00".into(),
+            digest: format!("sha256:{}", "0f".repeat(32)),
         };
         let base = LockedBase {
             repo: "https://git.example.com/org/repo".into(),
@@ -166,5 +178,14 @@ mod tests {
         assert!(parsed.find_base("https://git.example.com/org/repo/", "v1").is_some());
         assert!(matches!(parsed.find("https://charts.example.com", "a", "9.9.9"), Err(LockError::Missing { .. })));
         assert!(Lock::parse("charts: []\nextra: 1\n").is_err());
+    }
+
+    #[test]
+    fn a_digest_that_could_name_another_file_is_refused() {
+        for digest in ["sha256:../../../etc/passwd", "sha256:00", "md5:abc", &format!("sha256:{}", "zz".repeat(32))] {
+            let text = format!("charts:\n  - {{repo: r, name: web, version: '1', url: u, digest: {digest:?}}}\n");
+            let error = Lock::parse(&text).expect_err(digest).to_string();
+            assert!(error.starts_with("plumb.lock: chart web 1 from r: digest"), "{error}");
+        }
     }
 }

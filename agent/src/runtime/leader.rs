@@ -149,7 +149,14 @@ async fn round(
         .map_err(|e| ClusterError::status(500, "InternalError", format!("the lease is not a Lease: {e}")))?;
     let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
     let age = spec.renew_time.as_ref().map(|t| jiff::Timestamp::now().duration_since(t.0).as_secs_f64());
-    match decide(spec.holder_identity.as_deref(), age, &config.identity, config.duration) {
+    // The holder's claim lasts as long as it says (as client-go reads it),
+    // not as long as this replica's own setting.
+    let claimed = spec
+        .lease_duration_seconds
+        .and_then(|s| u64::try_from(s).ok())
+        .filter(|s| *s > 0)
+        .map_or(config.duration, Duration::from_secs);
+    match decide(spec.holder_identity.as_deref(), age, &config.identity, claimed) {
         Decision::Follow => return Ok(false),
         Decision::Acquire => {
             spec.holder_identity = Some(config.identity.clone());

@@ -104,16 +104,46 @@ pub trait Tree: Send + Sync {
             .map_err(|_| SourceError::UnsafePath { path: path.to_string(), problem: "is not UTF-8 text".into() })
     }
 
-    /// Every file under `dir`, recursively, sorted by path.
+    /// Every file under `dir`, recursively, sorted by path. A symlink to a
+    /// directory that contains it (`x -> .`) is refused, naming it, and the
+    /// walk lists at most [`MAX_WALK_ENTRIES`] entries: links cannot make a
+    /// small repository look endless.
     fn walk(&self, dir: &str) -> Result<Vec<String>, SourceError> {
         let mut files = Vec::new();
-        let mut pending = vec![clean_path(dir)?];
-        while let Some(dir) = pending.pop() {
+        let mut listed = 0usize;
+        let root = clean_path(dir)?;
+        let root_identity = self.identity(&root);
+        let mut pending = vec![(root, root_identity.into_iter().collect::<Vec<Identity>>())];
+        while let Some((dir, ancestors)) = pending.pop() {
             for entry in self.list(&dir)? {
+                listed += 1;
+                if listed > MAX_WALK_ENTRIES {
+                    return Err(SourceError::UnsafePath {
+                        path: dir,
+                        problem: format!(
+                            "holds more than {MAX_WALK_ENTRIES} files and directories (with those its symlinks reach); \
+                             plumb reads at most that many per app"
+                        ),
+                    });
+                }
                 let path = if dir.is_empty() { entry.name } else { format!("{dir}/{}", entry.name) };
                 match entry.kind {
                     EntryKind::File => files.push(path),
-                    EntryKind::Dir => pending.push(path),
+                    EntryKind::Dir => {
+                        let mut ancestors = ancestors.clone();
+                        if let Some(identity) = self.identity(&path).filter(|i| matches!(i, Identity::Object(_))) {
+                            if ancestors.contains(&identity) {
+                                return Err(SourceError::UnsafePath {
+                                    path,
+                                    problem: "is a symlink to a directory that contains it (a loop); plumb does \
+                                              not follow it: remove the link or point it elsewhere"
+                                        .into(),
+                                });
+                            }
+                            ancestors.push(identity);
+                        }
+                        pending.push((path, ancestors));
+                    }
                 }
             }
         }
@@ -121,6 +151,9 @@ pub trait Tree: Send + Sync {
         Ok(files)
     }
 }
+
+/// The most entries [`Tree::walk`] lists under one directory.
+pub const MAX_WALK_ENTRIES: usize = 100_000;
 
 /// The content identity of a path in a tree ([`Tree::identity`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

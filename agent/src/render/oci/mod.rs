@@ -120,7 +120,8 @@ pub fn chart_layer(manifest: &[u8]) -> Result<(String, u64), OciError> {
     Ok((digest.to_string(), layer["size"].as_u64().unwrap_or(0)))
 }
 
-fn valid_digest(digest: &str) -> bool {
+/// Whether `digest` is `sha256:` and 64 hex digits (and so safe in a file name).
+pub(crate) fn valid_digest(digest: &str) -> bool {
     digest.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
