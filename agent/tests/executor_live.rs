@@ -2,7 +2,8 @@
 //! requests of noticing and correcting a hand edit (and none at rest), a
 //! watch whose version expired (410) lists again and misses nothing, a
 //! failed correction is retried, a forbidden list fails fast, a standby
-//! neither reports nor corrects, and a burst of edits loses no drift.
+//! neither reports nor corrects, a burst of edits loses no drift, and
+//! plumb's own prune is never taken for drift.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -180,5 +181,24 @@ async fn a_burst_of_edits_loses_no_drift() {
     for name in &names {
         let value = live.fake.object("", "ConfigMap", Some("shop"), name).map(|c| c["data"]["v"].clone());
         assert_eq!(value, Some(json!("1")), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn plumbs_own_prune_is_not_taken_for_drift() {
+    let mut live = live().await;
+    let names: Vec<String> = (0..300).map(|i| format!("cm-{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    ok(&live.syncer.sync(app(&refs)).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The next commit drops a third (under the prune guard's limit): their
+    // delete events reach the detector while the prune is still going.
+    ok(&live.syncer.sync(app(&refs[100..])).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let back: Vec<&String> =
+        names[..100].iter().filter(|n| live.fake.object("", "ConfigMap", Some("shop"), n).is_some()).collect();
+    assert!(back.is_empty(), "pruned objects were re-created as drift: {back:?}");
+    while let Ok(event) = live.events.try_recv() {
+        assert!(!matches!(event, DriftEvent::Corrected { .. }), "{event:?}");
     }
 }

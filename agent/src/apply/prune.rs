@@ -37,7 +37,11 @@ impl Syncer {
         for target in &run.plan.prune {
             let key = &target.entry.key;
             let started = Instant::now();
-            match self.prune_one(&catalog, &app, target).await {
+            // In flight until its expectation is forgotten: the detector must
+            // not take plumb's own delete for drift and re-create the object.
+            self.mark_in_flight(key, true);
+            let pruned = self.prune_one(&catalog, &app, target).await;
+            match pruned {
                 Ok(Pruned::Deleted(deleted)) => {
                     run.report.record(key, Ok(()), started.elapsed());
                     run.working.remove(key);
@@ -66,6 +70,7 @@ impl Syncer {
                     failures.push(ObjectFailure { object: key.to_string(), origin: "inventory".into(), message });
                 }
             }
+            self.mark_in_flight(key, false);
         }
         let deadline = Instant::now() + self.options.health_timeout;
         for target in wait_gone {
@@ -123,6 +128,13 @@ impl Syncer {
         Ok(Pruned::Kept(LeftAlone::NotOwned))
     }
 
+    /// Tells the live cache that plumb itself is writing `key` (or is done).
+    fn mark_in_flight(&self, key: &ObjectKey, on: bool) {
+        if let Some(cache) = &self.live {
+            cache.set_in_flight([key.clone()], on);
+        }
+    }
+
     /// The objects in `namespace` that keep `app` from pruning it.
     async fn namespace_blockers(
         &self,
@@ -170,7 +182,9 @@ impl Syncer {
             .cloned()
             .collect();
         for entry in entries {
-            match self.drop_label(&catalog, &app, &entry.api_version, &entry.key).await {
+            self.mark_in_flight(&entry.key, true);
+            let dropped = self.drop_label(&catalog, &app, &entry.api_version, &entry.key).await;
+            match dropped {
                 Ok(()) => {
                     run.working.remove(&entry.key);
                     if let Some(cache) = &self.live {
@@ -183,6 +197,7 @@ impl Syncer {
                     message: e.to_string(),
                 }),
             }
+            self.mark_in_flight(&entry.key, false);
         }
         if failures.is_empty() { Ok(()) } else { Err(ApplyError::PruneFailed(failures)) }
     }
