@@ -347,3 +347,75 @@ async fn an_api_server_restart_mid_sync_converges_without_the_agent_exiting() ->
     agent.stop(Duration::from_secs(10));
     Ok(())
 }
+
+/// A sync blocked by an unavailable aggregated API shows within seconds in
+/// `/api/v1/status` (the app failed, naming the APIService; the other app
+/// synced) and in the metrics, never a stale Synced. On a private control
+/// plane: a broken APIService slows every other test's discovery.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_blocked_by_an_unavailable_api_shows_in_status_and_metrics_within_seconds() -> anyhow::Result<()> {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+    let cluster = TestCluster::private().await?;
+    let client = cluster.client();
+    let ns = TestNamespace::create(&client, "blocked").await?;
+    let n = ns.name().to_string();
+    let group = "usage.blocked.example.com";
+    let apiservices: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk(&GroupVersionKind::gvk("apiregistration.k8s.io", "v1", "APIService")),
+    );
+    let apiservice = format!("v1beta1.{group}");
+    let body = serde_json::json!({
+        "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": apiservice},
+        "spec": {"group": group, "version": "v1beta1", "service": {"namespace": n, "name": "missing", "port": 443},
+                 "insecureSkipTLSVerify": true, "groupPriorityMinimum": 100, "versionPriority": 100},
+    });
+    apiservices.patch(&apiservice, &PatchParams::apply("plumb-test").force(), &Patch::Apply(&body)).await?;
+    let dir = tempfile::tempdir()?;
+    let repo = GitRepo::init(&dir.path().join("config"))?;
+    repo.write(
+        "plumb.yaml",
+        format!("apps:\n  - {{name: plain, namespace: {n}, path: plain}}\n  - {{name: needs, namespace: {n}, path: needs}}\n"),
+    )?;
+    repo.write("plain/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\n")?;
+    repo.write("needs/usage.yaml", format!("apiVersion: {group}/v1beta1\nkind: Usage\nmetadata: {{name: u}}\n"))?;
+    let commit = repo.commit("an app on an API that is down")?;
+    let port = plumb_testenv::ports::free_port()?;
+    let args: Vec<String> = vec![
+        "run".into(),
+        format!("--repo={}", repo.path().display()),
+        format!("--namespace={n}"),
+        format!("--cache-dir={}", dir.path().join("cache").display()),
+        "--interval=1s".into(),
+        format!("--listen=127.0.0.1:{port}"),
+    ];
+    let kubeconfig = cluster.kubeconfig_path().as_os_str().to_owned();
+    let env: [(&str, &OsStr); 1] = [("KUBECONFIG", &kubeconfig)];
+    let started = Instant::now();
+    let mut agent =
+        ManagedProcess::spawn_with_env("plumb run", Path::new(PLUMB), &args, &env, &dir.path().join("plumb.log"))?;
+    let status = loop {
+        agent.check_running()?;
+        let body = plumb_testenv::http::get(port, "/api/v1/status").map(|r| r.body).unwrap_or_default();
+        let status: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let needs = &status["apps"]["needs"];
+        if needs["commit"].as_str() == Some(commit.as_str()) && needs["state"].as_str() != Some("Synced") {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no status for {commit} after 30 s: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    println!("status {:?} after start: {}", started.elapsed(), status["apps"]["needs"]);
+    let message = status["apps"]["needs"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&format!("APIService {apiservice}")), "{status}");
+    assert_eq!(status["apps"]["plain"]["state"].as_str(), Some("Synced"), "{status}");
+    let metrics = plumb_testenv::http::get(port, "/metrics")?.body;
+    assert!(
+        metrics.lines().any(|l| l.starts_with("plumb_sync_total{")
+            && l.contains("app=\"needs\"")
+            && l.contains("result=\"failure\"")),
+        "no failed sync of needs in the metrics"
+    );
+    agent.stop(Duration::from_secs(10));
+    Ok(())
+}

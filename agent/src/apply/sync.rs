@@ -17,7 +17,7 @@ use super::store::InventoryStore;
 use super::{ApplyError, Working};
 use crate::cluster::catalog::{Catalog, Discovery};
 use crate::cluster::objects::Objects;
-use crate::cluster::{ClusterError, SharedCluster};
+use crate::cluster::{ClusterError, Resource, SharedCluster};
 use crate::live::LiveCache;
 use crate::plan::changes::plan;
 use crate::plan::inventory::AppSettings;
@@ -154,6 +154,27 @@ impl Syncer {
         let store = InventoryStore::new(discovery.cluster().clone(), &options.inventory_namespace);
         let objects = Arc::new(Objects::new(discovery, options.concurrency));
         Self { objects, store, options, live: None, shutdown: None, renders: Arc::default() }
+    }
+
+    /// Watches the kinds of `desired` that were not served when the sync
+    /// began (a CRD applied with its custom resources), so drift on them
+    /// is noticed from now on.
+    async fn watch_new_kinds(&self, desired: &[DesiredObject]) {
+        let Some(cache) = &self.live else { return };
+        let watched: HashSet<(String, String)> = cache.watched_kinds().into_iter().collect();
+        let missing: HashSet<(&str, &str)> = desired
+            .iter()
+            .map(|o| (o.key.group.as_str(), o.key.kind.as_str()))
+            .filter(|(g, k)| !watched.contains(&(g.to_string(), k.to_string())))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        let catalog = self.objects.catalog().await;
+        let resources: Vec<Resource> = missing.iter().filter_map(|(g, k)| catalog.preferred(g, k).cloned()).collect();
+        if let Err(error) = cache.ensure_watched(&resources).await {
+            tracing::warn!(%error, "could not watch the kinds this sync made served; the periodic re-check covers them");
+        }
     }
 
     /// The renders this syncer's commits reuse ([`RenderMemo`]).
@@ -390,6 +411,7 @@ impl Syncer {
                 break;
             }
         }
+        self.watch_new_kinds(&desired).await;
         if result.is_err() && context.working.touched() {
             // What was applied (and what is gone) is recorded, so the next
             // sync, or a restarted agent, knows it.

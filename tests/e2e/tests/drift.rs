@@ -401,3 +401,65 @@ async fn the_watch_reconnects_after_an_api_server_restart_and_catches_up() -> an
     ns.delete().await?;
     Ok(())
 }
+
+/// A CRD and its custom resource in one commit: the resource is watched
+/// from then on, so a hand edit of it is detected and corrected.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_custom_resource_applied_with_its_crd_is_watched_and_corrected() -> anyhow::Result<()> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+    let cluster = TestCluster::get().await?;
+    let ns = TestNamespace::create(&cluster.client(), "crdrift").await?;
+    let agent = Agent::start_live(&cluster, ns.name()).await?;
+    let group = format!("{}.plumb.test", plumb_testenv::unique_name("d"));
+    let yaml = format!(
+        r#"apiVersion: {group}/v1
+kind: Gadget
+metadata: {{name: one}}
+spec: {{size: 3}}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: gadgets.{group}}}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{kind: Gadget, plural: gadgets, singular: gadget, listKind: GadgetList}}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {{type: object, properties: {{size: {{type: integer}}}}}}
+"#
+    );
+    assert_ok(&agent.sync("gadgets", ns.name(), &yaml, "c1").await);
+    let registry = agent.drift.clone().expect("live agent");
+    let mut events = registry.subscribe();
+    let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(&group, "v1", "Gadget"), "gadgets");
+    let gadgets = Api::<DynamicObject>::namespaced_with(cluster.client(), ns.name(), &resource);
+    let edited = Instant::now();
+    gadgets
+        .patch(
+            "one",
+            &PatchParams { field_manager: Some("hand".into()), ..Default::default() },
+            &Patch::Merge(json!({"spec": {"size": 9}})),
+        )
+        .await?;
+    let corrected = next_event(&mut events, Duration::from_secs(10), |e| match e {
+        DriftEvent::Corrected { key, .. } if key.kind == "Gadget" => Some(key.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(corrected.is_some(), "the hand edit of the custom resource was not corrected");
+    println!("custom resource corrected {:?} after the edit", edited.elapsed());
+    assert_eq!(gadgets.get("one").await?.data["spec"]["size"], 3);
+    Api::<CustomResourceDefinition>::all(cluster.client())
+        .delete(&format!("gadgets.{group}"), &Default::default())
+        .await?;
+    ns.delete().await?;
+    Ok(())
+}
