@@ -187,7 +187,7 @@ impl Inventory {
             app: self.app.clone(),
             instance: self.instance.clone(),
             source: self.source.clone(),
-            settings: self.settings.clone(),
+            settings: self.settings,
             commit: self.commit.clone(),
             render_digest: self.render_digest.clone(),
             entries: Vec::new(),

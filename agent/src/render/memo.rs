@@ -173,7 +173,7 @@ mod tests {
     struct Files(BTreeMap<String, String>, bool);
 
     impl Files {
-        fn new(files: &[(&str, &str)]) -> Arc<dyn Tree> {
+        fn tree(files: &[(&str, &str)]) -> Arc<dyn Tree> {
             Arc::new(Files(files.iter().map(|(p, c)| (p.to_string(), c.to_string())).collect(), true))
         }
 
@@ -250,25 +250,25 @@ mod tests {
         let memo = RenderMemo::new();
         let calls = AtomicUsize::new(0);
         let web = app("{name: web, namespace: n, path: web}");
-        let base = Files::new(&[("plumb.yaml", "x"), ("web/cm.yaml", CM), ("README.md", "a")]);
+        let base = Files::tree(&[("plumb.yaml", "x"), ("web/cm.yaml", CM), ("README.md", "a")]);
         assert_eq!(render(&memo, &base, &web, &calls), (vec!["\"v\"".to_string()], Rendered::Fresh));
         let table: &[(&str, Arc<dyn Tree>, App, Rendered)] = &[
             ("nothing changed", base.clone(), web.clone(), Rendered::Reused),
             (
                 "another file changed",
-                Files::new(&[("plumb.yaml", "y"), ("web/cm.yaml", CM), ("README.md", "b")]),
+                Files::tree(&[("plumb.yaml", "y"), ("web/cm.yaml", CM), ("README.md", "b")]),
                 web.clone(),
                 Rendered::Reused,
             ),
             (
                 "its file changed",
-                Files::new(&[("web/cm.yaml", &CM.replace("k: v", "k: w")), ("README.md", "a")]),
+                Files::tree(&[("web/cm.yaml", &CM.replace("k: v", "k: w")), ("README.md", "a")]),
                 web.clone(),
                 Rendered::Fresh,
             ),
             (
                 "a file appeared in its directory",
-                Files::new(&[("web/cm.yaml", CM), ("web/more.yaml", &CM.replace("one", "two"))]),
+                Files::tree(&[("web/cm.yaml", CM), ("web/more.yaml", &CM.replace("one", "two"))]),
                 web.clone(),
                 Rendered::Fresh,
             ),
@@ -293,9 +293,9 @@ mod tests {
         let calls = AtomicUsize::new(0);
         let web = app("{name: web, namespace: n, path: web}");
         // A plain app read web/ only; a kustomization appearing there is a change of web/.
-        let plain = Files::new(&[("web/cm.yaml", CM), ("base/cm.yaml", CM)]);
+        let plain = Files::tree(&[("web/cm.yaml", CM), ("base/cm.yaml", CM)]);
         render(&memo, &plain, &web, &calls);
-        let outside = Files::new(&[("web/cm.yaml", CM), ("base/cm.yaml", &CM.replace("k: v", "k: w"))]);
+        let outside = Files::tree(&[("web/cm.yaml", CM), ("base/cm.yaml", &CM.replace("k: v", "k: w"))]);
         assert_eq!(render(&memo, &outside, &web, &calls).1, Rendered::Reused, "base/ was never read");
         // A render that reads a file outside its directory depends on it.
         memo.retain(&[]);
@@ -314,7 +314,7 @@ mod tests {
         });
         assert_eq!(how, Rendered::Fresh);
         assert_eq!(render(&memo, &plain, &web, &calls).1, Rendered::Reused);
-        let appeared = Files::new(&[("web/cm.yaml", CM), ("base/cm.yaml", CM), ("shared/extra.yaml", "x")]);
+        let appeared = Files::tree(&[("web/cm.yaml", CM), ("base/cm.yaml", CM), ("shared/extra.yaml", "x")]);
         assert_eq!(render(&memo, &appeared, &web, &calls).1, Rendered::Fresh, "shared/extra.yaml appeared");
     }
 
@@ -323,7 +323,7 @@ mod tests {
         let memo = RenderMemo::new();
         let calls = AtomicUsize::new(0);
         let web = app("{name: web, namespace: n, path: web}");
-        let broken = Files::new(&[("web/cm.yaml", "kind: [")]);
+        let broken = Files::tree(&[("web/cm.yaml", "kind: [")]);
         for _ in 0..2 {
             let (result, how) = memo.render(&broken, &web, &ChartEnv::default(), |tree, _| {
                 crate::render::plain::load(tree.as_ref(), "web")
@@ -334,7 +334,7 @@ mod tests {
         render(&memo, &no_ids, &web, &calls);
         assert_eq!(render(&memo, &no_ids, &web, &calls).1, Rendered::Fresh);
         // Apps that left plumb.yaml are forgotten.
-        let ids = Files::new(&[("web/cm.yaml", CM)]);
+        let ids = Files::tree(&[("web/cm.yaml", CM)]);
         render(&memo, &ids, &web, &calls);
         memo.retain(&[]);
         assert_eq!(render(&memo, &ids, &web, &calls).1, Rendered::Fresh);

@@ -137,7 +137,7 @@ fn expiry<'a>(created: i64, signatures: impl Iterator<Item = &'a pgp::packet::Si
         .filter_map(|s| Some((s.created()?.as_secs(), s.key_expiration_time())))
         .max_by_key(|(at, _)| *at)
         .and_then(|(_, expiration)| expiration)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .map(|d| i64::from(d.as_secs()))
         .filter(|secs| *secs > 0)
         .map(|secs| created.saturating_add(secs))
 }
