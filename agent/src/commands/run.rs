@@ -47,6 +47,11 @@ pub struct RunArgs {
     /// Armored OpenPGP public keys to trust (with --verify-commits openpgp).
     #[arg(long, env = "PLUMB_OPENPGP_KEYS", required_if_eq("verify_commits", "openpgp"))]
     pub openpgp_keys: Option<PathBuf>,
+    /// Refuse a new commit that does not descend from the last one synced
+    /// (a force-push back to an older, validly signed commit); fetches the
+    /// whole history.
+    #[arg(long, env = "PLUMB_REQUIRE_DESCENDANT", requires = "verify_commits")]
+    pub require_descendant: bool,
     /// File holding the HTTPS user (else $PLUMB_GIT_USERNAME).
     #[arg(long, env = "PLUMB_GIT_USERNAME_FILE")]
     pub git_username_file: Option<PathBuf>,
@@ -193,6 +198,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             allow_insecure_http: args.allow_insecure_http,
             credentials: credentials.clone(),
             verify,
+            require_descendant: args.require_descendant,
             once: args.once,
         },
         sync: crate::apply::SyncOptions {

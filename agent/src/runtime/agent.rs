@@ -42,6 +42,8 @@ pub struct AgentConfig {
     pub credentials: Credentials,
     /// Commit signature policy.
     pub verify: VerifyPolicy,
+    /// A new commit must descend from the last one synced.
+    pub require_descendant: bool,
     /// Sync once and return.
     pub once: bool,
 }
@@ -141,8 +143,9 @@ pub async fn run(
         Some(path) => Some(crate::source::watch::watch_refs(std::path::Path::new(path), poll_now.clone())?),
         None => None,
     };
-    let source =
-        GitSource::open(url, config.reference.clone(), &config.cache_dir)?.with_credentials(config.credentials.clone());
+    let source = GitSource::open(url, config.reference.clone(), &config.cache_dir)?
+        .with_credentials(config.credentials.clone())
+        .with_full_history(config.require_descendant);
     let source = Arc::new(Mutex::new(source));
     let mut state = LoopState::new();
     let policy = Arc::new(config.verify.clone());
@@ -166,6 +169,13 @@ pub async fn run(
         }
         reporter.set_leading(true);
         let started = std::time::Instant::now();
+        // The commits the cluster is at: this process's last sync, else
+        // (after a restart) what the inventories recorded.
+        let synced_before: Vec<String> = match (&state.synced, config.require_descendant) {
+            (_, false) => Vec::new(),
+            (Some(commit), true) => vec![commit.clone()],
+            (None, true) => synced_commits(&syncer).await,
+        };
         let polled = {
             let source = source.clone();
             let policy = policy.clone();
@@ -176,7 +186,20 @@ pub async fn run(
                 let poll = source.poll()?;
                 let fetched = matches!(poll, crate::source::git::Poll::Fetched(_));
                 let commit = poll.commit().to_string();
-                let signature = source.verify(&commit, &policy);
+                let signature = source.verify(&commit, &policy).and_then(|status| {
+                    for last in &synced_before {
+                        if !source.descends_from(&commit, last)? {
+                            return Err(SourceError::SignatureRejected {
+                                commit: commit.clone(),
+                                reason: format!(
+                                    "it does not descend from {last}, a commit already synced: a force-push back to \
+                                     an older commit is refused (--require-descendant); push a new commit on top instead"
+                                ),
+                            });
+                        }
+                    }
+                    Ok(status)
+                });
                 let info = source.commit_info(&commit).ok();
                 let tree: Arc<dyn Tree> = Arc::new(source.tree(&commit)?);
                 Ok::<_, SourceError>((commit, tree, info, fetched, signature))
@@ -259,6 +282,24 @@ pub async fn run(
             }
         }
     }
+}
+
+/// The commits this instance's inventories say their apps were synced at.
+async fn synced_commits(syncer: &Syncer) -> Vec<String> {
+    let me = &syncer.options().instance;
+    let mut commits = Vec::new();
+    for stored in syncer.store().apps().await.unwrap_or_default() {
+        if stored.instance.as_ref().is_some_and(|i| i != me) {
+            continue;
+        }
+        if let Ok(Some(inventory)) = syncer.store().read(&stored.app).await
+            && let Some(commit) = inventory.commit
+            && !commits.contains(&commit)
+        {
+            commits.push(commit);
+        }
+    }
+    commits
 }
 
 fn short(commit: &str) -> &str {

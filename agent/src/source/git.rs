@@ -119,6 +119,8 @@ pub struct GitSource {
     repo: Repository,
     ls_remotes: AtomicU64,
     fetches: AtomicU64,
+    /// Fetch whole histories (ancestry checks need them), not one commit.
+    full_history: bool,
 }
 
 impl GitSource {
@@ -142,6 +144,29 @@ impl GitSource {
             repo,
             ls_remotes: AtomicU64::new(0),
             fetches: AtomicU64::new(0),
+            full_history: false,
+        })
+    }
+
+    /// Fetches whole histories instead of the newest commit only (for
+    /// [`GitSource::descends_from`]; a shallow cache is deepened).
+    pub fn with_full_history(mut self, full: bool) -> Self {
+        self.full_history = full;
+        self
+    }
+
+    /// Whether `commit` is `ancestor` or descends from it.
+    pub fn descends_from(&self, commit: &str, ancestor: &str) -> Result<bool, SourceError> {
+        if commit == ancestor {
+            return Ok(true);
+        }
+        let oid = |sha: &str| {
+            Oid::from_str(sha)
+                .map_err(|e| SourceError::Local { what: format!("read commit {sha}"), reason: e.message().into() })
+        };
+        self.repo.graph_descendant_of(oid(commit)?, oid(ancestor)?).map_err(|e| SourceError::Local {
+            what: format!("compare {commit} with {ancestor}"),
+            reason: e.message().into(),
         })
     }
 
@@ -224,8 +249,15 @@ impl GitSource {
         };
         // Shallow saves the network; libgit2's local transport cannot do it
         // and a local fetch only copies objects anyway.
-        if !matches!(self.reference, GitRef::Commit(_)) && self.url.transport != Transport::File {
-            options.depth(1);
+        if self.url.transport != Transport::File {
+            if self.full_history {
+                if self.repo.is_shallow() {
+                    // libgit2's "unshallow": a cache fetched shallow before gets its history.
+                    options.depth(i32::MAX);
+                }
+            } else if !matches!(self.reference, GitRef::Commit(_)) {
+                options.depth(1);
+            }
         }
         remote.fetch(&[refspec.as_str()], Some(&mut options), None).map_err(|e| self.classify(e, &state))?;
         self.repo.find_commit(target).map(|_| ()).map_err(|_| SourceError::RefNotFound {

@@ -109,6 +109,7 @@ async fn run(manifests: PathBuf) -> anyhow::Result<()> {
             allow_insecure_http: false,
             credentials: Default::default(),
             verify: Default::default(),
+            require_descendant: false,
             once: false,
         },
         sync: SyncOptions {

@@ -138,6 +138,7 @@ async fn the_dashboard_shows_apps_drift_and_errors_live_and_never_a_secret() -> 
             allow_insecure_http: false,
             credentials: Credentials::load(Some(&dir.path().join("user")), Some(&dir.path().join("pass")))?,
             verify: Default::default(),
+            require_descendant: false,
             once: false,
         },
         sync: SyncOptions {

@@ -159,3 +159,80 @@ async fn an_api_error_echoing_a_secret_value_is_redacted_everywhere() -> anyhow:
     }
     Ok(())
 }
+
+/// A CRD deleted and created again by hand while the agent runs: an app
+/// using its kind fails while it is gone, naming the kind, and syncs
+/// once it is back; the other app syncs throughout.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crd_that_vanishes_and_comes_back_fails_only_its_app_meanwhile() -> anyhow::Result<()> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let cluster = TestCluster::get().await?;
+    let client = cluster.client();
+    let ns = TestNamespace::create(&client, "res-crd").await?;
+    let n = ns.name().to_string();
+    let group = format!("{}.plumb.test", plumb_testenv::unique_name("v"));
+    let crd: CustomResourceDefinition = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": format!("tools.{group}")},
+        "spec": {"group": group, "scope": "Namespaced",
+                 "names": {"kind": "Tool", "plural": "tools", "singular": "tool", "listKind": "ToolList"},
+                 "versions": [{"name": "v1", "served": true, "storage": true,
+                               "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]},
+    }))?;
+    let crds = Api::<CustomResourceDefinition>::all(client.clone());
+    let create_crd = || async {
+        crds.create(&Default::default(), &crd).await?;
+        // Served once established.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = crds.get(&format!("tools.{group}")).await?;
+            let established = now
+                .status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True");
+            if established {
+                return anyhow::Ok(());
+            }
+            anyhow::ensure!(Instant::now() < deadline, "the CRD was not established");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    create_crd().await?;
+    let repo = ConfigRepo::new()?;
+    let config = format!(
+        "apps:\n  - {{name: plain, namespace: {n}, path: plain}}\n  - {{name: tools, namespace: {n}, path: tools}}\n"
+    );
+    let tool = format!("apiVersion: {group}/v1\nkind: Tool\nmetadata: {{name: hammer, namespace: {n}}}\n");
+    let commit = |value: &str| {
+        repo.commit(
+            &[("plumb.yaml", config.as_str()), ("plain/cm.yaml", &cm(value, &n)), ("tools/tool.yaml", &tool)],
+            &[],
+            value,
+        )
+    };
+    commit("one")?;
+    let agent = Agent::start(&cluster, &n).await?;
+    let report = repo.sync(&agent.syncer).await?;
+    assert!(report.succeeded(), "{report:#?}");
+
+    crds.delete(&format!("tools.{group}"), &Default::default()).await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while crds.get_opt(&format!("tools.{group}")).await?.is_some() {
+        anyhow::ensure!(Instant::now() < deadline, "the CRD was not deleted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    commit("two")?;
+    let report = repo.sync(&agent.syncer).await?;
+    assert_eq!(error_of(&report, "plain"), "", "{report:#?}");
+    let error = error_of(&report, "tools");
+    assert!(error.contains("Tool"), "{error}");
+    assert!(Api::<ConfigMap>::namespaced(client.clone(), &n).get_opt("two").await?.is_some());
+
+    create_crd().await?;
+    commit("three")?;
+    let report = repo.sync(&agent.syncer).await?;
+    assert!(report.succeeded(), "after the CRD came back: {report:#?}");
+    crds.delete(&format!("tools.{group}"), &Default::default()).await?;
+    Ok(())
+}
