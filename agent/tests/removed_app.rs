@@ -1,6 +1,7 @@
-//! An app removed from `plumb.yaml` leaves nothing of plumb's behind: its
-//! drift series leave `/metrics`, its inventory ConfigMap goes, and the
-//! app still in `plumb.yaml` is untouched.
+//! Apps removed from `plumb.yaml` leave nothing of plumb's behind: an
+//! enforced app's objects and inventory go, a report-mode app's drift
+//! series leave `/metrics` (its objects stay as they are), and the app
+//! still in `plumb.yaml` is untouched.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -27,13 +28,21 @@ async fn a_removed_apps_drift_series_and_inventory_disappear() -> anyhow::Result
     let dir = tempfile::tempdir()?;
     let repo = GitRepo::init(&dir.path().join("config"))?;
     let keep = format!("  - {{name: keep, namespace: {n}, path: keep}}\n");
-    repo.write(
-        "plumb.yaml",
-        format!("apps:\n{keep}  - {{name: watched, namespace: {n}, path: watched, mode: report}}\n"),
-    )?;
-    repo.write("keep/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept}\ndata: {k: v}\n")?;
+    let others = format!(
+        "  - {{name: gone, namespace: {n}, path: gone}}\n  - {{name: watched, namespace: {n}, path: watched, mode: report}}\n"
+    );
+    repo.write("plumb.yaml", format!("apps:\n{keep}{others}"))?;
+    for name in ["kept-1", "kept-2", "kept-3"] {
+        let object = format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{k: v}}\n");
+        repo.write(&format!("keep/{name}.yaml"), object)?;
+    }
+    repo.write("gone/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: gone}\ndata: {k: v}\n")?;
     repo.write("watched/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: watched}\ndata: {k: v}\n")?;
-    repo.commit("two apps, one in report mode")?;
+    repo.commit("three apps, one in report mode")?;
+    // The report-mode app's object exists (made by hand); plumb only watches it.
+    let watched: ConfigMap =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "watched"}, "data": {"k": "v"}}))?;
+    Api::<ConfigMap>::namespaced(cluster.client(), &n).create(&Default::default(), &watched).await?;
     let port = plumb_testenv::ports::free_port()?;
     let args: Vec<String> = vec![
         "run".into(),
@@ -52,10 +61,11 @@ async fn a_removed_apps_drift_series_and_inventory_disappear() -> anyhow::Result
         let deadline = Instant::now() + Duration::from_secs(60);
         move || assert!(Instant::now() < deadline, "{what}")
     };
-    let check = until("the first sync did not happen");
-    while cms.get_opt("plumb-inventory-watched").await?.is_none() || cms.get_opt("watched").await?.is_none() {
+    let started = Instant::now();
+    while cms.get_opt("plumb-inventory-gone").await?.is_none() || cms.get_opt("gone").await?.is_none() {
         agent.check_running()?;
-        check();
+        let log = std::fs::read_to_string(&log)?;
+        assert!(started.elapsed() < Duration::from_secs(60), "the first sync did not happen:\n{log}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // A hand edit of the report-mode app: reported, left as it is.
@@ -70,20 +80,25 @@ async fn a_removed_apps_drift_series_and_inventory_disappear() -> anyhow::Result
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // The app leaves plumb.yaml.
+    // Both apps leave plumb.yaml.
     repo.write("plumb.yaml", format!("apps:\n{keep}"))?;
-    repo.commit("watched is no longer plumb's")?;
-    let check = until("the removed app's drift series or inventory stayed");
+    repo.commit("gone and watched are no longer plumb's")?;
+    let check = until("a removed app's drift series, inventory or object stayed");
     loop {
         agent.check_running()?;
-        let gone = !series(&metrics(port)) && cms.get_opt("plumb-inventory-watched").await?.is_none();
+        let gone = !series(&metrics(port))
+            && cms.get_opt("plumb-inventory-gone").await?.is_none()
+            && cms.get_opt("plumb-inventory-watched").await?.is_none()
+            && cms.get_opt("gone").await?.is_none();
         if gone {
             break;
         }
         check();
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(cms.get_opt("kept").await?.is_some(), "the remaining app's object went");
+    assert!(cms.get_opt("kept-1").await?.is_some(), "the remaining app's object went");
+    let left = cms.get("watched").await?;
+    assert_eq!(left.data.and_then(|d| d.get("k").cloned()).as_deref(), Some("by hand"), "report mode wrote");
     assert!(cms.get_opt("plumb-inventory-keep").await?.is_some(), "the remaining app's inventory went");
     agent.stop(Duration::from_secs(10));
     Ok(())
