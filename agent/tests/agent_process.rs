@@ -354,23 +354,12 @@ async fn an_api_server_restart_mid_sync_converges_without_the_agent_exiting() ->
 /// plane: a broken APIService slows every other test's discovery.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sync_blocked_by_an_unavailable_api_shows_in_status_and_metrics_within_seconds() -> anyhow::Result<()> {
-    use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
     let cluster = TestCluster::private().await?;
     let client = cluster.client();
     let ns = TestNamespace::create(&client, "blocked").await?;
     let n = ns.name().to_string();
     let group = "usage.blocked.example.com";
-    let apiservices: Api<DynamicObject> = Api::all_with(
-        client.clone(),
-        &ApiResource::from_gvk(&GroupVersionKind::gvk("apiregistration.k8s.io", "v1", "APIService")),
-    );
-    let apiservice = format!("v1beta1.{group}");
-    let body = serde_json::json!({
-        "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": apiservice},
-        "spec": {"group": group, "version": "v1beta1", "service": {"namespace": n, "name": "missing", "port": 443},
-                 "insecureSkipTLSVerify": true, "groupPriorityMinimum": 100, "versionPriority": 100},
-    });
-    apiservices.patch(&apiservice, &PatchParams::apply("plumb-test").force(), &Patch::Apply(&body)).await?;
+    let apiservice = plumb_testenv::faults::unavailable_apiservice(&client, group, &n).await?;
     let dir = tempfile::tempdir()?;
     let repo = GitRepo::init(&dir.path().join("config"))?;
     repo.write(

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use plumb_testenv::faults::Rng;
 use plumb_testenv::git::GitRepo;
 use plumb_testenv::process::ManagedProcess;
 use plumb_testenv::{TestCluster, TestNamespace};
@@ -21,22 +22,6 @@ use plumb_testenv::{TestCluster, TestNamespace};
 const PLUMB: &str = env!("CARGO_BIN_EXE_plumb");
 const APPS: usize = 3;
 const PER_APP: usize = 500;
-
-/// xorshift64*: reproducible from the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// What Git holds: app -> object name -> value.
 type Desired = BTreeMap<String, BTreeMap<String, String>>;
@@ -90,7 +75,7 @@ async fn an_agent_under_kills_api_restarts_and_hand_edits_converges_to_git() -> 
     let seed: u64 = std::env::var("PLUMB_CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0xc4a0_5eed);
     let rounds: usize = std::env::var("PLUMB_CHAOS_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
     println!("chaos: seed {seed}, {rounds} round(s) (PLUMB_CHAOS_SEED / PLUMB_CHAOS_ROUNDS)");
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     // Each round: 3 commits, 3 kills, 2 API server restarts, 3 hand edits, in an order from the seed.
     let mut actions: Vec<usize> = (0..rounds).flat_map(|_| [0, 0, 0, 1, 1, 1, 2, 2, 3, 3, 3]).collect();
     for i in (1..actions.len()).rev() {

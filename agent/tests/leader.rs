@@ -35,6 +35,21 @@ fn writes(port: u16) -> f64 {
         .sum()
 }
 
+/// `plumb run` as replica `name` with leader election.
+fn replica_args(repo: &Path, namespace: &str, cache: &Path, port: u16, name: &str) -> Vec<String> {
+    vec![
+        "run".to_string(),
+        format!("--repo={}", repo.display()),
+        format!("--namespace={namespace}"),
+        format!("--cache-dir={}", cache.display()),
+        "--interval=1s".into(),
+        format!("--listen=127.0.0.1:{port}"),
+        "--leader-election".into(),
+        format!("--lease-duration={}s", LEASE.as_secs()),
+        format!("--pod-name={name}"),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn one_leader_writes_and_a_standby_takes_over() -> anyhow::Result<()> {
     let cluster = TestCluster::get().await?;
@@ -50,20 +65,10 @@ async fn one_leader_writes_and_a_standby_takes_over() -> anyhow::Result<()> {
     let mut agents = Vec::new();
     for name in ["alpha", "beta"] {
         let port = plumb_testenv::ports::free_port()?;
-        let args = vec![
-            "run".to_string(),
-            format!("--repo={}", repo.path().display()),
-            format!("--namespace={}", ns.name()),
-            format!("--cache-dir={}", dir.path().join(format!("cache-{name}")).display()),
-            "--interval=1s".into(),
-            format!("--listen=127.0.0.1:{port}"),
-            "--leader-election".into(),
-            format!("--lease-duration={}s", LEASE.as_secs()),
-            format!("--pod-name={name}"),
-            // Both replicas share one audit file (one volume): only the
-            // leader writes, and a new leader continues the chain.
-            format!("--audit-log={}", audit.display()),
-        ];
+        let mut args = replica_args(repo.path(), ns.name(), &dir.path().join(format!("cache-{name}")), port, name);
+        // Both replicas share one audit file (one volume): only the leader
+        // writes, and a new leader continues the chain.
+        args.push(format!("--audit-log={}", audit.display()));
         let process = ManagedProcess::spawn_with_env(
             name,
             Path::new(PLUMB),
@@ -146,17 +151,7 @@ async fn a_stolen_lease_stops_every_write_until_it_is_free_again() -> anyhow::Re
     let kubeconfig = cluster.kubeconfig_path().as_os_str().to_owned();
     let env: [(&str, &OsStr); 1] = [("KUBECONFIG", &kubeconfig)];
     let port = plumb_testenv::ports::free_port()?;
-    let args = vec![
-        "run".to_string(),
-        format!("--repo={}", repo.path().display()),
-        format!("--namespace={}", ns.name()),
-        format!("--cache-dir={}", dir.path().join("cache").display()),
-        "--interval=1s".into(),
-        format!("--listen=127.0.0.1:{port}"),
-        "--leader-election".into(),
-        format!("--lease-duration={}s", LEASE.as_secs()),
-        "--pod-name=alpha".into(),
-    ];
+    let args = replica_args(repo.path(), ns.name(), &dir.path().join("cache"), port, "alpha");
     let mut agent =
         ManagedProcess::spawn_with_env("alpha", Path::new(PLUMB), &args, &env, &dir.path().join("alpha.log"))?;
     let cms = Api::<ConfigMap>::namespaced(cluster.client(), ns.name());

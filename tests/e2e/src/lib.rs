@@ -217,6 +217,32 @@ impl ConfigRepo {
     }
 }
 
+/// A namespaced CustomResourceDefinition of `kind` in `group`, version
+/// v1 (plural: the kind in lower case and an s), whose spec holds an
+/// integer `size`: one YAML document.
+pub fn sized_crd(group: &str, kind: &str) -> String {
+    let singular = kind.to_lowercase();
+    format!(
+        r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: {singular}s.{group}}}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{kind: {kind}, plural: {singular}s, singular: {singular}, listKind: {kind}List}}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {{type: object, properties: {{size: {{type: integer}}}}}}
+"#
+    )
+}
+
 /// Every object in `namespace` (`Kind.group/name` -> uid), Events and
 /// leases left out: what a test compares before and after to prove
 /// nothing outside its assertions was deleted or re-created.

@@ -413,28 +413,8 @@ async fn a_custom_resource_applied_with_its_crd_is_watched_and_corrected() -> an
     let agent = Agent::start_live(&cluster, ns.name()).await?;
     let group = format!("{}.plumb.test", plumb_testenv::unique_name("d"));
     let yaml = format!(
-        r#"apiVersion: {group}/v1
-kind: Gadget
-metadata: {{name: one}}
-spec: {{size: 3}}
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {{name: gadgets.{group}}}
-spec:
-  group: {group}
-  scope: Namespaced
-  names: {{kind: Gadget, plural: gadgets, singular: gadget, listKind: GadgetList}}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec: {{type: object, properties: {{size: {{type: integer}}}}}}
-"#
+        "apiVersion: {group}/v1\nkind: Gadget\nmetadata: {{name: one}}\nspec: {{size: 3}}\n---\n{}",
+        plumb_e2e::sized_crd(&group, "Gadget")
     );
     assert_ok(&agent.sync("gadgets", ns.name(), &yaml, "c1").await);
     let registry = agent.drift.clone().expect("live agent");

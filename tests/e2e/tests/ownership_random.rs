@@ -18,24 +18,9 @@ use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use plumb::report::commit::{AppOutcome, CommitReport};
 use plumb_e2e::{Agent, ConfigRepo};
+use plumb_testenv::faults::Rng;
 use plumb_testenv::{TestCluster, TestNamespace};
 use serde_json::json;
-
-/// xorshift64*: reproducible from the seed, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n.max(1) as u64).unwrap_or(0)
-    }
-}
 
 #[derive(Debug, Clone, Default)]
 struct AppModel {
@@ -207,7 +192,7 @@ async fn random_commits_keep_every_object_with_exactly_one_owner() -> anyhow::Re
     let hand: BTreeMap<String, (String, Option<String>, Option<String>)> =
         state(&api).await?.into_iter().filter(|(k, _)| k == "by-hand" || k == "unknown-app").collect();
 
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let mut model = Model::default();
     let repo = ConfigRepo::new()?;
     let mut stats: BTreeMap<String, usize> = BTreeMap::new();

@@ -11,7 +11,7 @@ use kube::discovery::ApiResource;
 use kube::{Api, ResourceExt};
 use plumb::apply::{ApplyError, Mode, ObjectAction, SyncRequest};
 use plumb::plan::{AppContext, LeftAlone};
-use plumb_e2e::{Agent, assert_ok, request};
+use plumb_e2e::{Agent, assert_ok, request, sized_crd};
 use plumb_testenv::{PodReadiness, TestCluster, TestNamespace, unique_name};
 use serde_json::json;
 
@@ -136,31 +136,9 @@ async fn crd_and_its_objects_apply_in_one_sync() -> anyhow::Result<()> {
     let agent = Agent::start(&cluster, ns.name()).await?;
     let group = format!("{}.plumb.test", unique_name("g"));
     let yaml = format!(
-        r#"
-apiVersion: example.invalid/v1
-kind: Widget
-metadata: {{name: first}}
-spec: {{size: 3}}
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {{name: widgets.{group}}}
-spec:
-  group: {group}
-  scope: Namespaced
-  names: {{kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec: {{type: object, properties: {{size: {{type: integer}}}}}}
-"#
-    )
-    .replace("example.invalid", &group);
+        "apiVersion: {group}/v1\nkind: Widget\nmetadata: {{name: first}}\nspec: {{size: 3}}\n---\n{}",
+        sized_crd(&group, "Widget")
+    );
     let report = agent.sync("widgets", ns.name(), &yaml, "c1").await;
     assert_ok(&report);
     assert_eq!(report.done(ObjectAction::Create), 2);

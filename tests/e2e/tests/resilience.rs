@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::events::v1::Event;
 use kube::Api;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use plumb::report::commit::{AppOutcome, CommitReport};
 use plumb_e2e::{Agent, ConfigRepo};
 use plumb_testenv::{TestCluster, TestNamespace};
@@ -36,18 +35,7 @@ async fn an_unavailable_aggregated_api_fails_only_the_apps_that_need_it() -> any
     let ns = TestNamespace::create(&client, "res-apiservice").await?;
     let n = ns.name().to_string();
     let group = "metrics.resilience.example.com";
-    let apiservices: Api<DynamicObject> = Api::all_with(
-        client.clone(),
-        &ApiResource::from_gvk(&GroupVersionKind::gvk("apiregistration.k8s.io", "v1", "APIService")),
-    );
-    let apiservice = format!("v1beta1.{group}");
-    let body = serde_json::json!({
-        "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-        "metadata": {"name": apiservice},
-        "spec": {"group": group, "version": "v1beta1", "service": {"namespace": n, "name": "missing", "port": 443},
-                 "insecureSkipTLSVerify": true, "groupPriorityMinimum": 100, "versionPriority": 100},
-    });
-    apiservices.patch(&apiservice, &PatchParams::apply("plumb-test").force(), &Patch::Apply(&body)).await?;
+    let apiservice = plumb_testenv::faults::unavailable_apiservice(&client, group, &n).await?;
 
     let repo = ConfigRepo::new()?;
     repo.commit(

@@ -15,6 +15,7 @@
 //! - [`helm_oracle`] — Helm's install as the oracle of chart conformance.
 //! - [`registry`] — Debian's docker-registry with TLS and auth, for OCI charts.
 //! - [`namespace`] — per-test namespaces on a shared control plane.
+//! - [`faults`] — an unavailable aggregated API; seeded randomness for fault-driving tests.
 //!
 //! Isolation: `plumb-testenv run -- <command>` starts one control plane and
 //! passes its kubeconfig in `PLUMB_TEST_KUBECONFIG`; [`TestCluster::get`]
@@ -26,6 +27,7 @@ pub mod binaries;
 pub mod browser;
 pub mod certs;
 pub mod control_plane;
+pub mod faults;
 pub mod git;
 pub mod git_http;
 pub mod helm_oracle;
