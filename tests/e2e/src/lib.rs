@@ -251,7 +251,15 @@ pub async fn namespace_objects(
     namespace: &str,
 ) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
     use kube::discovery::{Discovery, Scope, verbs};
-    let discovery = Discovery::new(client.clone()).run().await?;
+    // A group whose last CRD another test deletes between the group list
+    // and its query answers 404: discover again, as plumb's catalog does.
+    let mut attempt = 0;
+    let discovery = loop {
+        match Discovery::new(client.clone()).run().await {
+            Err(kube::Error::Api(status)) if status.code == 404 && attempt < 4 => attempt += 1,
+            found => break found?,
+        }
+    };
     let mut objects = std::collections::BTreeMap::new();
     for group in discovery.groups() {
         for (resource, caps) in group.recommended_resources() {
